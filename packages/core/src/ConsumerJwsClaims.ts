@@ -1,0 +1,57 @@
+/**
+ * The header and claims of a ConsumerJWS, decoded without verifying the signature.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either, ParseResult, Redacted, Schema } from "effect"
+import { InvalidInputError } from "./ConsumerJwsError.js"
+import * as Jwt from "./internal/jwt.js"
+
+/** The claims LivePerson puts in every ConsumerJWS. */
+export class ConsumerJwsClaims extends Schema.Class<ConsumerJwsClaims>("ConsumerJwsClaims")({
+  account_id: Schema.String,
+  ext_consumer_id: Schema.String,
+  /** LivePerson's stable consumer ID: the same `ext_consumer_id` always maps to the same value. */
+  lp_consumer_id: Schema.String
+}) {}
+
+/** The JOSE header of a ConsumerJWS. */
+export const ConsumerJwsHeader = Schema.Struct({
+  alg: Schema.String,
+  typ: Schema.optional(Schema.String),
+  kid: Schema.optional(Schema.String)
+})
+
+/** The JOSE header of a ConsumerJWS. */
+export type ConsumerJwsHeader = typeof ConsumerJwsHeader.Type
+
+/** A decoded ConsumerJWS: its header and claims. */
+export interface DecodedConsumerJws {
+  readonly header: ConsumerJwsHeader
+  readonly claims: ConsumerJwsClaims
+}
+
+const decodeHeader = Schema.decodeUnknownEither(ConsumerJwsHeader)
+const decodeClaims = Schema.decodeUnknownEither(ConsumerJwsClaims)
+
+const invalid = (reason: string) => new InvalidInputError({ field: "ConsumerJWS", reason })
+
+/**
+ * Decodes the header and claims of any ConsumerJWS, without verifying its signature (the key is
+ * LivePerson's). Accepts the token as a string or `Redacted`.
+ */
+export const decodeEither = (
+  token: string | Redacted.Redacted<string>
+): Either.Either<DecodedConsumerJws, InvalidInputError> =>
+  Jwt.decode(Redacted.isRedacted(token) ? Redacted.value(token) : token.trim()).pipe(
+    Either.mapLeft(invalid),
+    Either.flatMap(({ header, payload }) =>
+      Either.all({ header: decodeHeader(header), claims: decodeClaims(payload) }).pipe(
+        Either.mapLeft((error) => invalid(`its claims are not a ConsumerJWS's: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+      )
+    )
+  )
+
+/** {@link decodeEither} as an Effect. */
+export const decode = (token: string | Redacted.Redacted<string>): Effect.Effect<DecodedConsumerJws, InvalidInputError> =>
+  decodeEither(token)

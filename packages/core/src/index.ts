@@ -1,0 +1,29 @@
+/**
+ * `@consumer-jws/core`: LivePerson's ConsumerJWS flow as typed Effects.
+ *
+ * @since 0.1.0
+ */
+
+/** The LivePerson account (site) ID. */
+export * as AccountId from "./AccountId.js"
+
+/** The application's own token from Sentinel. */
+export * as AppJwt from "./AppJwt.js"
+
+/** A service domain as CSDS gives it, and the scheme rule. */
+export * as BaseUri from "./BaseUri.js"
+
+/** The consumer's external ID. */
+export * as ConsumerId from "./ConsumerId.js"
+
+/** The token that stands for one consumer. */
+export * as ConsumerJws from "./ConsumerJws.js"
+
+/** Decoding a ConsumerJWS's header and claims. */
+export * as ConsumerJwsClaims from "./ConsumerJwsClaims.js"
+
+/** The closed set of errors of the flow. */
+export * as ConsumerJwsError from "./ConsumerJwsError.js"
+
+/** CSDS service names. */
+export * as ServiceName from "./ServiceName.js"
