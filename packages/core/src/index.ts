@@ -27,3 +27,24 @@ export * as ConsumerJwsError from "./ConsumerJwsError.js"
 
 /** CSDS service names. */
 export * as ServiceName from "./ServiceName.js"
+
+/** The application's AppJWT from Sentinel, cached and renewed. */
+export * as AppJwtProvider from "./AppJwtProvider.js"
+
+/** The whole client in one layer, from settings or configuration. */
+export * as ConsumerJwsClient from "./ConsumerJwsClient.js"
+
+/** Issues ConsumerJWS tokens. */
+export * as ConsumerJwsIssuer from "./ConsumerJwsIssuer.js"
+
+/** The Domain API (CSDS) URL. */
+export * as CsdsUrl from "./CsdsUrl.js"
+
+/** Where each service of an account lives, cached. */
+export * as DomainResolver from "./DomainResolver.js"
+
+/** The hook around every IDP request, for shared rate limits. */
+export * as RequestGate from "./RequestGate.js"
+
+/** Timeouts and retries as data. */
+export * as RetryPolicy from "./RetryPolicy.js"

@@ -1,0 +1,152 @@
+/**
+ * The application's AppJWT from Sentinel, cached and renewed ahead of its expiry.
+ *
+ * @since 0.1.0
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Ref } from "effect"
+import type { AccountId } from "./AccountId.js"
+import * as AppJwt from "./AppJwt.js"
+import * as BaseUri from "./BaseUri.js"
+import {
+  AuthenticationError,
+  type BadDomainError,
+  type DomainLookupError,
+  type RateLimitedError,
+  type ServerError,
+  TimeoutError,
+  type TransportError,
+  type UnexpectedResponseError
+} from "./ConsumerJwsError.js"
+import { DomainResolver } from "./DomainResolver.js"
+import * as Http from "./internal/http.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+import * as ServiceName from "./ServiceName.js"
+
+/** Why an AppJWT could not be had. */
+export type AppJwtError =
+  | AuthenticationError
+  | DomainLookupError
+  | BadDomainError
+  | RateLimitedError
+  | ServerError
+  | TimeoutError
+  | TransportError
+  | UnexpectedResponseError
+
+/** Gives the current AppJWT, fetching or renewing it when needed. */
+export class AppJwtProvider extends Context.Tag("@consumer-jws/core/AppJwtProvider")<AppJwtProvider, {
+  /** A valid AppJWT: the cached one, or a new one (one request for many concurrent callers). */
+  readonly get: Effect.Effect<AppJwt.AppJwt, AppJwtError>
+  /**
+   * Forces renewal. With `stale`, only if the cached token is still that one, so that many fibers
+   * refused with the same token cause one renewal, not one each.
+   */
+  readonly invalidate: (stale?: AppJwt.AppJwt) => Effect.Effect<void>
+}>() {}
+
+/** The application's credentials and the renewal margin. */
+export interface Options {
+  readonly accountId: AccountId
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  /** How long before expiry a token is renewed; 5 minutes when absent (LivePerson's guidance). */
+  readonly renewBefore?: Duration.DurationInput | undefined
+}
+
+/** The default renewal margin. */
+export const defaultRenewBefore: Duration.Duration = Duration.minutes(5)
+
+/** The lifetime assumed when neither the token's `exp` nor `expires_in` says: one hour. */
+export const defaultLifetime: Duration.Duration = Duration.hours(1)
+
+interface Cached {
+  readonly token: AppJwt.AppJwt
+  /** Epoch millis after which the token is renewed before use. */
+  readonly renewAt: number
+}
+
+/** Builds a provider from an HTTP client, a domain resolver and the credentials. */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const client = Http.plainClient(yield* HttpClient.HttpClient)
+  const resolver = yield* DomainResolver
+  const renewBefore = Duration.toMillis(options.renewBefore ?? defaultRenewBefore)
+  const cached = yield* Ref.make(Option.none<Cached>())
+  const renewal = yield* Effect.makeSemaphore(1)
+
+  const requestToken = Effect.gen(function*() {
+    const policy = yield* RetryPolicy.RetryPolicy
+    const domain = yield* resolver.resolve(ServiceName.sentinel)
+    const url = `${BaseUri.toOrigin(domain)}/sentinel/api/account/${encodeURIComponent(options.accountId)}/app/token` +
+      "?v=1.0&grant_type=client_credentials"
+    // The credentials go in the form body, never the URL: URLs end up in logs and spans.
+    const request = HttpClientRequest.post(url, { acceptJson: true }).pipe(
+      HttpClientRequest.bodyUrlParams({ client_id: options.clientId, client_secret: Redacted.value(options.clientSecret) })
+    )
+    const reply = yield* Http.exchange(client, request, "sentinel", policy.attemptTimeout).pipe(
+      Effect.tapErrorTag("TransportError", () => resolver.invalidate(ServiceName.sentinel, domain)),
+      Effect.flatMap((reply): Effect.Effect<Http.Reply, AuthenticationError | RateLimitedError | ServerError | UnexpectedResponseError> =>
+        reply.status === 400 || reply.status === 401 || reply.status === 403
+          ? Effect.fail(new AuthenticationError({ status: reply.status }))
+          : Http.statusError("sentinel", reply)
+      )
+    )
+    const body = yield* Http.decodeJson(reply.body, AppJwt.TokenResponse).pipe(
+      Effect.mapError((reason) => Http.unexpected("sentinel", { ...reply, body: "" }, `the token answer is not the documented shape: ${reason}`))
+    )
+    const token = Redacted.make(body.access_token)
+    const now = yield* Clock.currentTimeMillis
+    const expiresAt = Option.getOrElse(
+      AppJwt.expiresAt(token),
+      () => now + (body.expires_in !== undefined ? body.expires_in * 1000 : Duration.toMillis(defaultLifetime))
+    )
+    // Renew ahead of expiry, but never spend more than half a short-lived token's life waiting.
+    const lifetime = Math.max(0, expiresAt - now)
+    const renewAt = expiresAt - Math.min(renewBefore, lifetime / 2)
+    yield* Effect.logDebug(`AppJWT obtained, renewing in ${Math.round((renewAt - now) / 1000)} s`)
+    return { token, renewAt } satisfies Cached
+  })
+
+  const fetchWithPolicy = Effect.gen(function*() {
+    const policy = yield* RetryPolicy.RetryPolicy
+    return yield* requestToken.pipe(
+      Effect.retry(RetryPolicy.schedule(policy)),
+      Effect.timeoutFail({
+        duration: policy.deadline,
+        onTimeout: () =>
+          new TimeoutError({ endpoint: "sentinel", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) })
+      })
+    )
+  })
+
+  const fresh = (now: number) => (entry: Option.Option<Cached>) => Option.filter(entry, ({ renewAt }) => now < renewAt)
+
+  const get = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const current = fresh(now)(yield* Ref.get(cached))
+    if (Option.isSome(current)) return current.value.token
+    // One renewal at a time; callers that waited find the new token without a request of their own.
+    return yield* renewal.withPermits(1)(
+      Effect.gen(function*() {
+        const again = fresh(yield* Clock.currentTimeMillis)(yield* Ref.get(cached))
+        if (Option.isSome(again)) return again.value.token
+        const entry = yield* fetchWithPolicy
+        yield* Ref.set(cached, Option.some(entry))
+        return entry.token
+      })
+    )
+  }).pipe(Effect.withSpan("AppJwtProvider.get"))
+
+  return AppJwtProvider.of({
+    get,
+    invalidate: (stale) =>
+      Ref.update(cached, (current) =>
+        Option.isSome(current) && (stale === undefined || Redacted.value(current.value.token) === Redacted.value(stale))
+          ? Option.none()
+          : current)
+  })
+})
+
+/** A layer of the provider. */
+export const layer = (options: Options): Layer.Layer<AppJwtProvider, never, HttpClient.HttpClient | DomainResolver> =>
+  Layer.effect(AppJwtProvider, make(options))

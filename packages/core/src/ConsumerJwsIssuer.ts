@@ -1,0 +1,179 @@
+/**
+ * Issues ConsumerJWS tokens: the POST to the IDP, with retries, a deadline and AppJWT renewal.
+ *
+ * @since 0.1.0
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Redacted, Ref, Schema } from "effect"
+import type { AccountId } from "./AccountId.js"
+import { AppJwtProvider } from "./AppJwtProvider.js"
+import * as BaseUri from "./BaseUri.js"
+import * as ConsumerId from "./ConsumerId.js"
+import * as ConsumerJws from "./ConsumerJws.js"
+import * as ConsumerJwsClaims from "./ConsumerJwsClaims.js"
+import {
+  type ConsumerJwsError,
+  InvalidInputError,
+  isRetryable,
+  TimeoutError,
+  UnauthorizedError
+} from "./ConsumerJwsError.js"
+import { DomainResolver } from "./DomainResolver.js"
+import * as Http from "./internal/http.js"
+import { RequestGate } from "./RequestGate.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+import * as ServiceName from "./ServiceName.js"
+
+/** A ConsumerJWS with its decoded claims. */
+export interface IssuedConsumerJws {
+  readonly consumerId: ConsumerId.ConsumerId
+  readonly token: ConsumerJws.ConsumerJws
+  readonly header: ConsumerJwsClaims.ConsumerJwsHeader
+  readonly claims: ConsumerJwsClaims.ConsumerJwsClaims
+  /** How many requests to the IDP it took, the first included. */
+  readonly attempts: number
+}
+
+/** How one issuance ended, with the number of IDP requests it made either way. */
+export type Outcome =
+  | { readonly _tag: "Issued"; readonly issued: IssuedConsumerJws; readonly attempts: number }
+  | { readonly _tag: "Failed"; readonly error: ConsumerJwsError; readonly attempts: number }
+
+/** Issues ConsumerJWS tokens for one account. */
+export class ConsumerJwsIssuer extends Context.Tag("@consumer-jws/core/ConsumerJwsIssuer")<ConsumerJwsIssuer, {
+  /** Issues a ConsumerJWS for `consumerId` (validated first), with the retry policy in force. */
+  readonly issue: (consumerId: string) => Effect.Effect<IssuedConsumerJws, ConsumerJwsError>
+  /** Like `issue`, but never fails: the outcome carries the error and the attempt count. */
+  readonly issueOutcome: (consumerId: string) => Effect.Effect<Outcome>
+}>() {}
+
+/** What the issuer needs to know. */
+export interface Options {
+  readonly accountId: AccountId
+}
+
+const IdpErrorBody = Schema.Struct({
+  body: Schema.optional(Schema.Struct({ errorCode: Schema.optional(Schema.Number) }))
+})
+
+const errorCodeOf = (body: string): number | undefined =>
+  Either.getOrUndefined(Either.fromOption(Http.parseJson(body), () => undefined).pipe(
+    Either.flatMap((json) => Schema.decodeUnknownEither(IdpErrorBody)(json)),
+    Either.map((parsed) => parsed.body?.errorCode)
+  ))
+
+/** Builds an issuer from an HTTP client, an AppJWT provider and a domain resolver. */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const client = Http.plainClient(yield* HttpClient.HttpClient)
+  const appJwts = yield* AppJwtProvider
+  const resolver = yield* DomainResolver
+  const accountPath = `/api/account/${encodeURIComponent(options.accountId)}/consumer?v=1.0`
+
+  // One POST to the IDP. The caller retries; this maps the answer to a token or a typed error.
+  const post = (consumerId: ConsumerId.ConsumerId, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) =>
+    Effect.gen(function*() {
+      const policy = yield* RetryPolicy.RetryPolicy
+      const gate = yield* RequestGate
+      const request = HttpClientRequest.post(`${BaseUri.toOrigin(domain)}${accountPath}`, { acceptJson: true }).pipe(
+        // The AppJWT goes raw, without "Bearer ": that is what the IDP expects.
+        HttpClientRequest.setHeader("authorization", Redacted.value(appJwt)),
+        HttpClientRequest.bodyUnsafeJson({ ext_consumer_id: consumerId })
+      )
+      yield* gate.enter
+      return yield* Http.exchange(client, request, "idp", policy.attemptTimeout).pipe(
+        Effect.tap((reply) => gate.leave({ _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis })),
+        Effect.tapError(() => gate.leave({ _tag: "Failed" }))
+      )
+    })
+
+  const issueOnce = (
+    consumerId: ConsumerId.ConsumerId,
+    attempts: Ref.Ref<number>,
+    renewed: Ref.Ref<boolean>
+  ): Effect.Effect<Omit<IssuedConsumerJws, "consumerId" | "attempts">, ConsumerJwsError> =>
+    Effect.gen(function*() {
+      const domain = yield* resolver.resolve(ServiceName.idp)
+      const appJwt = yield* appJwts.get
+      yield* Ref.update(attempts, (n) => n + 1)
+      const reply = yield* post(consumerId, domain, appJwt).pipe(
+        Effect.tapErrorTag("TransportError", () => resolver.invalidate(ServiceName.idp, domain))
+      )
+      switch (reply.status) {
+        case 201:
+        case 200: {
+          const body = yield* Http.decodeJson(reply.body, ConsumerJws.IssueResponse).pipe(
+            Effect.mapError((reason) => Http.unexpected("idp", reply, `the token answer is not the documented shape: ${reason}`))
+          )
+          const token = Redacted.make(body.token)
+          const decoded = yield* ConsumerJwsClaims.decode(token).pipe(
+            Effect.mapError((error) => Http.unexpected("idp", { ...reply, body: "" }, `the token is not a ConsumerJWS: ${error.reason}`))
+          )
+          if (decoded.claims.account_id !== options.accountId || decoded.claims.ext_consumer_id !== consumerId) {
+            return yield* Http.unexpected("idp", { ...reply, body: "" }, "the token's claims name another account or consumer than the one asked for")
+          }
+          return { token, header: decoded.header, claims: decoded.claims }
+        }
+        case 400:
+          return yield* new InvalidInputError({
+            field: "ext_consumer_id",
+            reason: `the IDP refused it (HTTP 400: ${Http.excerpt(reply.body) || "no reason given"})`
+          })
+        case 401:
+        case 403: {
+          // The AppJWT may have been revoked or expired early: renew it once, then give up.
+          if (reply.status === 401 && !(yield* Ref.getAndSet(renewed, true))) {
+            yield* Effect.logDebug("the IDP refused the AppJWT; renewing it once")
+            yield* appJwts.invalidate(appJwt)
+            return yield* issueOnce(consumerId, attempts, renewed)
+          }
+          const errorCode = errorCodeOf(reply.body)
+          return yield* new UnauthorizedError({ status: reply.status, ...(errorCode === undefined ? {} : { errorCode }) })
+        }
+        default:
+          return yield* Http.statusError("idp", reply).pipe(
+            Effect.flatMap(() => Effect.fail(Http.unexpected("idp", reply, `HTTP ${reply.status} is not a documented answer`)))
+          )
+      }
+    })
+
+  const issueOutcome = (input: string): Effect.Effect<Outcome> =>
+    Effect.gen(function*() {
+      const reason = ConsumerId.validate(input)
+      if (reason !== undefined) {
+        return { _tag: "Failed", error: new InvalidInputError({ field: "ext_consumer_id", reason: `a consumer ID ${reason}` }), attempts: 0 } as const
+      }
+      const consumerId = input as ConsumerId.ConsumerId
+      const policy = yield* RetryPolicy.RetryPolicy
+      const attempts = yield* Ref.make(0)
+      const renewed = yield* Ref.make(false)
+      const result = yield* issueOnce(consumerId, attempts, renewed).pipe(
+        // Only the IDP's own failures are retried here: the domain and the AppJWT were already
+        // retried by their providers, and a failure that reaches us from them is final.
+        Effect.retry(RetryPolicy.schedule(policy, (error: ConsumerJwsError) => "endpoint" in error && error.endpoint === "idp" && isRetryable(error))),
+        Effect.timeoutFail({
+          duration: policy.deadline,
+          onTimeout: () => new TimeoutError({ endpoint: "idp", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) })
+        }),
+        Effect.either
+      )
+      const count = yield* Ref.get(attempts)
+      return Either.match(result, {
+        onLeft: (error): Outcome => ({ _tag: "Failed", error, attempts: count }),
+        onRight: (issued): Outcome => ({ _tag: "Issued", issued: { consumerId, ...issued, attempts: count }, attempts: count })
+      })
+    })
+
+  return ConsumerJwsIssuer.of({
+    issue: Effect.fn("ConsumerJwsIssuer.issue")(function*(consumerId: string) {
+      const outcome = yield* issueOutcome(consumerId)
+      return outcome._tag === "Issued" ? outcome.issued : yield* Effect.fail(outcome.error)
+    }),
+    issueOutcome: (consumerId) => issueOutcome(consumerId).pipe(Effect.withSpan("ConsumerJwsIssuer.issueOutcome"))
+  })
+})
+
+/** A layer of the issuer. */
+export const layer = (
+  options: Options
+): Layer.Layer<ConsumerJwsIssuer, never, HttpClient.HttpClient | AppJwtProvider | DomainResolver> =>
+  Layer.effect(ConsumerJwsIssuer, make(options))

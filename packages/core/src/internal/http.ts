@@ -1,0 +1,155 @@
+/**
+ * One HTTP exchange with a LivePerson endpoint: a per-attempt timeout, a bounded body, transport
+ * failures mapped to the flow's errors, and `Retry-After` parsed. Internal to core.
+ */
+import { HttpClient, type HttpClientError, type HttpClientRequest } from "@effect/platform"
+import { Clock, Duration, Effect, Option, ParseResult, Schema, Stream } from "effect"
+import {
+  type Endpoint,
+  RateLimitedError,
+  ServerError,
+  TimeoutError,
+  TransportError,
+  UnexpectedResponseError
+} from "../ConsumerJwsError.js"
+import { maskTokens } from "./jwt.js"
+
+/** The largest response body read: LivePerson's answers are a few hundred bytes. */
+export const maxBodyBytes = 64 * 1024
+
+/** A response with its whole (bounded) body. */
+export interface Reply {
+  readonly status: number
+  readonly body: string
+  /** The `Retry-After` header as milliseconds from now, when present and valid. */
+  readonly retryAfterMillis: number | undefined
+}
+
+/**
+ * Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), as milliseconds from `now`.
+ * `undefined` when absent or unparsable; never negative.
+ */
+export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** A short excerpt of a body for an error message: at most 200 characters, tokens masked. */
+export const excerpt = (body: string): string => maskTokens(body.slice(0, 400)).slice(0, 200)
+
+const transportReason = (error: HttpClientError.HttpClientError): string => {
+  const cause = error.cause
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code ?? (cause.cause as { code?: unknown } | undefined)?.code
+    return typeof code === "string" ? `${cause.message} (${code})` : cause.message
+  }
+  return error.reason
+}
+
+const readBody = (response: import("@effect/platform").HttpClientResponse.HttpClientResponse, endpoint: Endpoint) => {
+  const declared = Number(response.headers["content-length"])
+  const tooLarge = new UnexpectedResponseError({
+    endpoint,
+    status: response.status,
+    reason: `the response body is larger than ${maxBodyBytes} bytes`,
+    excerpt: ""
+  })
+  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge)
+  if (Number.isFinite(declared)) return response.text
+  // No length declared (chunked): read chunk by chunk and stop at the bound, so memory stays bounded.
+  return response.stream.pipe(
+    Stream.runFoldWhileEffect(
+      { chunks: [] as Array<Uint8Array>, size: 0 },
+      () => true,
+      (acc, chunk) => {
+        const size = acc.size + chunk.length
+        if (size > maxBodyBytes) return Effect.fail(tooLarge)
+        acc.chunks.push(chunk)
+        return Effect.succeed({ chunks: acc.chunks, size })
+      }
+    ),
+    Effect.map(({ chunks }) => Buffer.concat(chunks).toString("utf8"))
+  )
+}
+
+/**
+ * Sends `request` and reads its answer within `attemptTimeout`. Fails only with a timeout, a
+ * transport failure or an oversized body; every status is returned for the caller to map.
+ */
+export const exchange = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  endpoint: Endpoint,
+  attemptTimeout: Duration.Duration
+): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> =>
+  client.execute(request).pipe(
+    Effect.flatMap((response) =>
+      Effect.zip(readBody(response, endpoint), Clock.currentTimeMillis).pipe(
+        Effect.map(([body, now]): Reply => ({
+          status: response.status,
+          body,
+          retryAfterMillis: parseRetryAfter(response.headers["retry-after"], now)
+        }))
+      )
+    ),
+    Effect.catchTags({
+      RequestError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) })),
+      ResponseError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) }))
+    }),
+    Effect.timeoutFail({
+      duration: attemptTimeout,
+      onTimeout: () => new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(attemptTimeout) })
+    })
+  )
+
+/** Parses a JSON body, or `None` when it is not JSON. */
+export const parseJson = (body: string): Option.Option<unknown> => {
+  try {
+    return Option.some(JSON.parse(body))
+  } catch {
+    return Option.none()
+  }
+}
+
+/** Decodes a JSON body with `schema`; fails with a short reason (never the body itself). */
+export const decodeJson = <A, I>(body: string, schema: Schema.Schema<A, I>): Effect.Effect<A, string> =>
+  Option.match(parseJson(body), {
+    onNone: () => Effect.fail("the body is not JSON"),
+    onSome: (json) =>
+      Schema.decodeUnknown(schema)(json).pipe(
+        Effect.mapError((error) => ParseResult.TreeFormatter.formatErrorSync(error).split("\n").slice(0, 3).join(" "))
+      )
+  })
+
+/**
+ * Passes a 2xx reply through and maps the statuses every endpoint shares: 429 to `RateLimitedError`,
+ * 408 and 5xx to `ServerError`, anything else to `UnexpectedResponseError`. Endpoint-specific
+ * statuses (a 401 from Sentinel, a 400 from the IDP) are mapped by the caller first.
+ */
+export const statusError = (
+  endpoint: Endpoint,
+  reply: Reply
+): Effect.Effect<Reply, RateLimitedError | ServerError | UnexpectedResponseError> => {
+  if (reply.status >= 200 && reply.status < 300) return Effect.succeed(reply)
+  if (reply.status === 429) {
+    return Effect.fail(new RateLimitedError({ endpoint, ...optionalRetryAfter(reply) }))
+  }
+  if (reply.status === 408 || reply.status >= 500) {
+    return Effect.fail(new ServerError({ endpoint, status: reply.status, ...optionalRetryAfter(reply) }))
+  }
+  return Effect.fail(unexpected(endpoint, reply, `HTTP ${reply.status} is not a documented answer`))
+}
+
+/** An `UnexpectedResponseError` for `reply`, with a masked excerpt of its body. */
+export const unexpected = (endpoint: Endpoint, reply: Reply, reason: string): UnexpectedResponseError =>
+  new UnexpectedResponseError({ endpoint, status: reply.status, reason, excerpt: excerpt(reply.body) })
+
+const optionalRetryAfter = (reply: Reply): { retryAfterMillis?: number } =>
+  reply.retryAfterMillis === undefined ? {} : { retryAfterMillis: reply.retryAfterMillis }
+
+/** The client with tracing headers off: requests carry only what the API documents. */
+export const plainClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  client.pipe(HttpClient.withTracerPropagation(false))
