@@ -131,7 +131,7 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
   }
 }
 
-/** The endpoint answered something the documented API never does. Not retried. */
+/** The endpoint answered something the documented API never does. Retried only when the status was a success. */
 export class UnexpectedResponseError extends Schema.TaggedError<UnexpectedResponseError>()("UnexpectedResponseError", {
   endpoint: Endpoint,
   status: Schema.Number,
@@ -175,9 +175,14 @@ export const ConsumerJwsError = Schema.Union(
 /** The tag of each error, for counting and reporting. */
 export type ConsumerJwsErrorTag = ConsumerJwsError["_tag"]
 
-/** Whether another attempt may succeed: timeouts, transport failures, 408, 429 and 5xx. */
+/**
+ * Whether another attempt may succeed: timeouts, transport failures, 408, 429, 500, 502, 503, 504,
+ * and a success status with a body that could not be read (a truncated or corrupted answer).
+ */
 export const isRetryable = (error: ConsumerJwsError): boolean => {
   switch (error._tag) {
+    case "UnexpectedResponseError":
+      return error.status >= 200 && error.status < 300
     case "RateLimitedError":
     case "TimeoutError":
     case "TransportError":
