@@ -100,7 +100,6 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Effect.flatMap(({ baseURI }) => validateBaseUri(service, baseURI)),
         Effect.withSpan("DomainResolver.lookup", { attributes: { service } })
       ),
-    // Failures are not cached: the next caller asks again.
     timeToLive: (exit) => (exit._tag === "Success" ? ttl : Duration.zero)
   })
 
@@ -114,7 +113,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   )
 
   return DomainResolver.of({
-    resolve: (service) => cache.get(service),
+    // A failed lookup is dropped at once, so the next caller asks again (a zero TTL alone still
+    // serves the failure to callers within the same millisecond).
+    resolve: (service) => cache.get(service).pipe(Effect.tapError(() => cache.invalidate(service))),
     resolveAll,
     invalidate: (service, baseUri) =>
       cache.getOption(service).pipe(
