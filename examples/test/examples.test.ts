@@ -8,7 +8,11 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import * as Jose from "jose"
+import * as Batch from "../batch.js"
 import * as Service from "../service.js"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const exampleJs = (name: string) => fileURLToPath(new URL(`../dist/${name}.js`, import.meta.url))
 
@@ -28,6 +32,20 @@ describe("examples", () => {
       assert.deepStrictEqual(decisions.map((d) => [d._tag, d.consumerId]), [["Issued", "alice"], ["Issued", "bob"], ["Skipped", " not-trimmed "]])
       assert.match(decisions[0].lpConsumerId, /^[0-9a-f]{64}$/)
       assert.match(decisions[2].why, /whitespace/)
+    }))
+
+  it.live("batch.ts issues every ID of a CSV through a flaky API, reporting progress", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "examples-batch-"))
+      const ids = Array.from({ length: 500 }, (_, i) => `batch-example-${i}`)
+      writeFileSync(join(dir, "in.csv"), ["consumer_id", ...ids, "batch-example-7"].join("\n") + "\n")
+      const snapshots: Array<number> = []
+      const summary = yield* Batch.issueAll(join(dir, "in.csv"), join(dir, "out.jsonl"), (snapshot) => snapshots.push(snapshot.issued))
+      const records = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line))
+      assert.deepStrictEqual(records.map((r) => r.consumer_id).sort(), [...ids].sort())
+      assert.isTrue(records.every((r) => r.status === "issued"))
+      assert.strictEqual(summary.counts.issued, 500)
+      assert.isAbove(snapshots.length, 0)
     }))
 
   it.live("service.ts answers tokens, caches them per ID and maps an invalid ID to 400", () =>
