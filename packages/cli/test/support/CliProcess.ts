@@ -7,7 +7,7 @@ import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 
 /** The built executable. */
-export const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url))
+export const bin = fileURLToPath(new URL("../../dist/consumer-jws.mjs", import.meta.url))
 
 /** What a run left behind. */
 export interface Result {

@@ -1,0 +1,477 @@
+/**
+ * Bulk issuance from a CSV: the input streamed, IDs issued concurrently through one shared gate,
+ * results appended as they complete, resumable, losing no row.
+ *
+ * @since 0.1.0
+ */
+import { ConsumerId, ConsumerJwsError, ConsumerJwsIssuer, RequestGate } from "@consumer-jws/core"
+import { FileSystem } from "@effect/platform"
+import { Clock, Deferred, Duration, Effect, Either, Exit, Fiber, Queue } from "effect"
+import {
+  type BatchError,
+  InputFormatError,
+  InputReadError,
+  InvalidOptionError,
+  OutputExistsError,
+  OutputWriteError
+} from "./BatchError.js"
+import * as Gate from "./Gate.js"
+import { Histogram } from "./internal/histogram.js"
+import * as InputSource from "./internal/input.js"
+import * as Output from "./internal/output.js"
+import * as Progress from "./Progress.js"
+import * as Shard from "./Shard.js"
+import * as Summary from "./Summary.js"
+
+/** The options of a run, every one with a default but `input` and `output`. */
+export interface Options {
+  /** The input file, or `-` for stdin. */
+  readonly input: string
+  /** The results file: CSV when it ends in `.csv`, else JSON Lines. */
+  readonly output: string
+  /** `auto`: `.txt` is a list, anything else a CSV (header detected); `csv`: a CSV with a header; `list`: one ID a line. */
+  readonly format: InputSource.Format
+  /** The CSV column holding the IDs; default `consumer_id`, else `ext_consumer_id`, else the only column. */
+  readonly column: string | undefined
+  /** IDs issued at once. */
+  readonly concurrency: number
+  /** A cap on IDP requests started per second (retries included), shared by every fiber; none by default. */
+  readonly rate: number | undefined
+  /** Carry on from an existing output: issued IDs are skipped, failed ones retried. */
+  readonly resume: boolean
+  /** Start again over an existing output. */
+  readonly overwrite: boolean
+  /** How progress is shown on stderr. */
+  readonly progress: Progress.Mode
+  /** How often a JSON progress line (and `onProgress`) comes when not drawing a bar. */
+  readonly progressInterval: Duration.Duration
+  /** Called with each progress report. */
+  readonly onProgress: ((snapshot: Progress.Snapshot) => void) | undefined
+  /** Where to write the summary as JSON. */
+  readonly summary: string | undefined
+  /** Take only this shard's IDs. */
+  readonly shard: Shard.Shard | undefined
+  /** Worker threads. Only 1 is supported in this version: use shards to spread a file over processes. */
+  readonly threads: number
+  /** After a stop request, how long requests in flight may take to finish before they are abandoned. */
+  readonly grace: Duration.Duration
+  /** When this effect completes, the run stops taking rows, drains, and returns an `interrupted` summary. */
+  readonly stop: Effect.Effect<void> | undefined
+  /** Called with the summary when the run's fiber is interrupted (no summary can be returned then). */
+  readonly onSummary: ((summary: Summary.Summary) => void) | undefined
+  /** The longest a buffered record waits before it is written. */
+  readonly flushInterval: Duration.Duration
+  /** Buffered records are written once they reach this many characters. */
+  readonly flushBytes: number
+  /** The longest input line (or CSV record), in characters. */
+  readonly maxLineLength: number
+}
+
+/** The options of a run as a caller gives them: `input` and `output`, and any others. */
+export type Input =
+  & Pick<Options, "input" | "output">
+  & { readonly [K in Exclude<keyof Options, "input" | "output">]?: Options[K] | undefined }
+
+/** The defaults of every option but `input` and `output`. */
+export const defaults: Omit<Options, "input" | "output"> = {
+  format: "auto",
+  column: undefined,
+  concurrency: 16,
+  rate: undefined,
+  resume: false,
+  overwrite: false,
+  progress: "auto",
+  progressInterval: Duration.seconds(5),
+  onProgress: undefined,
+  summary: undefined,
+  shard: undefined,
+  threads: 1,
+  grace: Duration.seconds(5),
+  stop: undefined,
+  onSummary: undefined,
+  flushInterval: Duration.millis(100),
+  flushBytes: 64 * 1024,
+  maxLineLength: 1024 * 1024
+}
+
+const invalid = (option: string, reason: string) => Effect.fail(new InvalidOptionError({ option, reason }))
+
+/** Merges the given options over {@link defaults} and checks them. */
+export const resolve = (input: Input): Effect.Effect<Options, InvalidOptionError> => {
+  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined))
+  const options = { ...defaults, ...given } as Options
+  if (options.input.length === 0) return invalid("input", "it is empty")
+  if (options.output.length === 0 || options.output === "-") return invalid("output", "it must name a file (results are resumable)")
+  if (options.output === options.input) return invalid("output", "it is the input file")
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 10_000) {
+    return invalid("concurrency", `expected a whole number from 1 to 10000, got ${options.concurrency}`)
+  }
+  if (options.rate !== undefined && !(Number.isFinite(options.rate) && options.rate > 0)) {
+    return invalid("rate", `expected a positive number of requests per second, got ${options.rate}`)
+  }
+  if (options.resume && options.overwrite) return invalid("resume", "it cannot be combined with overwrite")
+  if (options.threads !== 1) {
+    return invalid("threads", "worker threads are not supported in this version; run several processes with shards instead")
+  }
+  if (options.shard !== undefined && Either.isLeft(Shard.make(options.shard.index, options.shard.count))) {
+    return invalid("shard", `expected 0 <= index < count, got ${options.shard.index}/${options.shard.count}`)
+  }
+  if (!Number.isInteger(options.flushBytes) || options.flushBytes < 1) return invalid("flushBytes", "expected a positive whole number")
+  if (!Number.isInteger(options.maxLineLength) || options.maxLineLength < 1) return invalid("maxLineLength", "expected a positive whole number")
+  return Effect.succeed(options)
+}
+
+/**
+ * The exit code for a finished run: 0 when every row was issued (or skipped as done), 1 when some
+ * failed or were rejected, 3 when stopped early, 130 when interrupted.
+ */
+export const exitCode = (summary: Summary.Summary): 0 | 1 | 3 | 130 =>
+  summary.outcome === "interrupted"
+    ? 130
+    : summary.outcome === "stoppedEarly"
+    ? 3
+    : summary.counts.failed > 0 || summary.counts.rejected > 0
+    ? 1
+    : 0
+
+/** The exit code for a run that failed: 2 (bad usage, configuration or input). */
+export const exitCodeOfError = (_error: BatchError): 2 => 2
+
+/**
+ * Completes when the process receives one of `signals` (default SIGINT and SIGTERM); pass it as
+ * `stop` for Ctrl-C to end the run with a summary. The handlers are removed when it completes or
+ * is interrupted.
+ */
+export const stopOnSignal = (signals: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM"]): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const onSignal = () => {
+      for (const signal of signals) process.off(signal, onSignal)
+      resume(Effect.void)
+    }
+    for (const signal of signals) process.on(signal, onSignal)
+    return Effect.sync(() => {
+      for (const signal of signals) process.off(signal, onSignal)
+    })
+  })
+
+type StopReason =
+  | { readonly _tag: "Interrupted" }
+  | { readonly _tag: "Fatal"; readonly error: ConsumerJwsError.ConsumerJwsError }
+  | { readonly _tag: "InputFailed"; readonly error: InputFormatError | InputReadError }
+  | { readonly _tag: "WriteFailed"; readonly error: OutputWriteError }
+
+// The rows' tallies: plain counters, updated between yields on the one JavaScript thread.
+class Tally {
+  rows = 0
+  issued = 0
+  failed = 0
+  rejected = 0
+  duplicates = 0
+  alreadyIssued = 0
+  alreadyRejected = 0
+  otherShards = 0
+  attempts = 0
+  readonly errors: { [tag: string]: number } = {}
+  readonly latency = new Histogram()
+
+  countError(tag: string) {
+    this.errors[tag] = (this.errors[tag] ?? 0) + 1
+  }
+}
+
+const end = Symbol("end")
+
+const outputSize = (path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const exists = yield* fs.exists(path)
+    if (!exists) return 0
+    const info = yield* fs.stat(path)
+    return Number(info.size)
+  }).pipe(Effect.mapError((error) => new OutputWriteError({ path, reason: error.message })))
+
+/**
+ * Runs a batch: reads the input, issues each new valid ID once through `ConsumerJwsIssuer` (the
+ * caller provides the client), appends a record per ID to the output, and returns the summary.
+ * Fails before any request on bad options, an existing output, or a header without an ID column;
+ * fails after flushing what was issued on a malformed input line.
+ */
+export const run = Effect.fn("Batch.run")(function*(input: Input) {
+  const options = yield* resolve(input)
+  return yield* Effect.scoped(execute(options))
+})
+
+const execute = (options: Options): Effect.Effect<
+  Summary.Summary,
+  BatchError,
+  ConsumerJwsIssuer.ConsumerJwsIssuer | FileSystem.FileSystem | import("effect").Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const issuer = yield* ConsumerJwsIssuer.ConsumerJwsIssuer
+    const startedAt = yield* Clock.currentTimeMillis
+    const outputFormat = Output.formatOf(options.output)
+
+    // The output first: refuse to clobber, or read what a resume skips.
+    const size = yield* outputSize(options.output)
+    let resumed: Output.Resumed | undefined
+    if (size > 0 && !options.overwrite) {
+      if (!options.resume) return yield* new OutputExistsError({ path: options.output })
+      resumed = yield* Output.resume(options.output, outputFormat)
+    }
+
+    // The header next: a missing ID column fails before any request.
+    const source = yield* InputSource.open({
+      path: options.input,
+      format: options.format,
+      column: options.column,
+      maxLineLength: options.maxLineLength
+    })
+    yield* Effect.addFinalizer(() => source.close)
+
+    const writer = yield* Output.openWriter({
+      path: options.output,
+      format: outputFormat,
+      truncate: options.overwrite,
+      flushBytes: options.flushBytes
+    })
+    const gate = yield* Gate.make({ rate: options.rate })
+    const tally = new Tally()
+    const issuedBefore = resumed?.issued ?? new Set<string>()
+    const rejectedBefore = resumed?.rejectedLines ?? new Set<number>()
+    const seen = new Set<string>()
+
+    let stopping = false
+    const stopped = yield* Deferred.make<StopReason>()
+    const requestStop = (reason: StopReason) =>
+      Effect.suspend(() => {
+        if (stopping) return Effect.void
+        stopping = true
+        return Deferred.succeed(stopped, reason)
+      })
+
+    const append = (record: Output.Record) =>
+      writer.append(Output.encode(record, outputFormat)).pipe(
+        Effect.catchAll((error) => requestStop({ _tag: "WriteFailed", error }))
+      )
+
+    const reject = (line: number, value: string, error: string, message: string) => {
+      if (rejectedBefore.has(line)) {
+        tally.alreadyRejected++
+        return Effect.void
+      }
+      tally.rejected++
+      tally.countError(error)
+      return append({ status: "rejected", line, consumerId: value, error, message })
+    }
+
+    const queue = yield* Queue.bounded<string | typeof end>(options.concurrency * 4)
+
+    // Reads rows, records the rejected ones, and queues each new ID of this shard once.
+    const produce = Effect.gen(function*() {
+      while (!stopping) {
+        const row = yield* source.next
+        if (row === undefined) break
+        tally.rows++
+        const value = row.fields[source.column]
+        if (options.shard !== undefined && !Shard.owns(options.shard, value ?? `line ${row.line}`)) {
+          tally.otherShards++
+          continue
+        }
+        if (value === undefined) {
+          yield* reject(row.line, "", "MissingFieldError", `the row has no field ${source.column + 1}`)
+          continue
+        }
+        const reason = ConsumerId.validate(value)
+        if (reason !== undefined) {
+          yield* reject(row.line, value, "InvalidInputError", `a consumer ID ${reason}`)
+          continue
+        }
+        if (issuedBefore.has(value)) {
+          // Moved to `seen` so a later copy in this input counts as a duplicate.
+          issuedBefore.delete(value)
+          seen.add(value)
+          tally.alreadyIssued++
+          continue
+        }
+        if (seen.has(value)) {
+          tally.duplicates++
+          continue
+        }
+        seen.add(value)
+        yield* Queue.offer(queue, value)
+      }
+      yield* Queue.offerAll(queue, Array.from({ length: options.concurrency }, () => end))
+    }).pipe(
+      Effect.catchAll((error) => requestStop({ _tag: "InputFailed", error }))
+    )
+
+    const issueOne = (consumerId: string) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeNanos
+        const outcome = yield* issuer.issueOutcome(consumerId)
+        const finished = yield* Clock.currentTimeNanos
+        tally.attempts += outcome.attempts
+        if (outcome._tag === "Issued") {
+          tally.issued++
+          tally.latency.record(Number(finished - started) / 1e6)
+          return yield* append({
+            status: "issued",
+            consumerId,
+            lpConsumerId: outcome.issued.claims.lp_consumer_id,
+            token: outcome.issued.token,
+            attempts: outcome.attempts
+          })
+        }
+        if (ConsumerJwsError.isFatalForBatch(outcome.error)) {
+          // Every row would fail alike: stop, and record nothing so that a resume retries this ID.
+          return yield* requestStop({ _tag: "Fatal", error: outcome.error })
+        }
+        tally.failed++
+        tally.countError(outcome.error._tag)
+        return yield* append({
+          status: "failed",
+          consumerId,
+          error: outcome.error._tag,
+          message: outcome.error.message,
+          attempts: outcome.attempts
+        })
+      })
+
+    const work = Effect.gen(function*() {
+      while (!stopping) {
+        const item = yield* Queue.take(queue)
+        if (item === end || stopping) return
+        yield* issueOne(item)
+      }
+    })
+
+    const workers = Effect.forEach(Array.from({ length: options.concurrency }), () => work, {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.provideService(RequestGate.RequestGate, gate))
+
+    let total: number | undefined
+    const snapshot = (previous: { readonly rows: number; readonly atMillis: number } | undefined) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const stats = yield* gate.stats
+        const elapsedMillis = now - startedAt
+        const sinceMillis = elapsedMillis - (previous?.atMillis ?? 0)
+        const ratePerSecond = sinceMillis > 0 ? (tally.rows - (previous?.rows ?? 0)) * 1000 / sinceMillis : 0
+        return {
+          rows: tally.rows,
+          total,
+          issued: tally.issued,
+          failed: tally.failed,
+          rejected: tally.rejected,
+          skipped: tally.duplicates + tally.alreadyIssued + tally.alreadyRejected + tally.otherShards,
+          inFlight: stats.inFlight,
+          rateLimited: stats.throttled,
+          elapsedMillis,
+          ratePerSecond,
+          etaSeconds: total !== undefined && ratePerSecond > 0 ? Math.max(0, total - tally.rows) / ratePerSecond : undefined
+        } satisfies Progress.Snapshot
+      })
+
+    const summarize = Effect.gen(function*() {
+      const stopReason = yield* Deferred.poll(stopped).pipe(
+        Effect.flatMap((option) => option._tag === "Some" ? option.value : Effect.succeed(undefined))
+      )
+      const now = yield* Clock.currentTimeMillis
+      const stats = yield* gate.stats
+      const elapsedMillis = now - startedAt
+      const finished = tally.issued + tally.failed
+      return new Summary.Summary({
+        outcome: stopReason?._tag === "Fatal" ? "stoppedEarly" : stopReason?._tag === "Interrupted" ? "interrupted" : "completed",
+        ...(stopReason?._tag === "Fatal"
+          ? { stoppedEarly: new Summary.StoppedEarly({ error: stopReason.error._tag, message: stopReason.error.message }) }
+          : {}),
+        input: options.input,
+        output: options.output,
+        ...(options.shard === undefined ? {} : { shard: Shard.format(options.shard) }),
+        resumed: resumed !== undefined,
+        counts: new Summary.Counts({
+          rows: tally.rows,
+          issued: tally.issued,
+          failed: tally.failed,
+          rejected: tally.rejected,
+          duplicates: tally.duplicates,
+          alreadyIssued: tally.alreadyIssued,
+          alreadyRejected: tally.alreadyRejected,
+          otherShards: tally.otherShards
+        }),
+        errors: { ...tally.errors },
+        elapsedMillis,
+        throughputPerSecond: elapsedMillis > 0 ? finished * 1000 / elapsedMillis : 0,
+        latencyMillis: new Summary.Latency({
+          p50: tally.latency.percentile(0.5),
+          p95: tally.latency.percentile(0.95),
+          p99: tally.latency.percentile(0.99),
+          max: tally.latency.max
+        }),
+        requests: stats.requests,
+        retries: Math.max(0, tally.attempts - finished),
+        rateLimited: stats.throttled,
+        maxInFlight: stats.maxInFlight
+      })
+    })
+
+    // The pipeline, in its own scope so that progress reporting has finished before the summary.
+    const pipeline = Effect.scoped(Effect.gen(function*() {
+      yield* Effect.forkScoped(InputSource.countLines(options.input).pipe(
+        Effect.tap((lines) => Effect.sync(() => total = lines === undefined ? undefined : lines - (source.hasHeader ? 1 : 0)))
+      ))
+      yield* Progress.report({
+        mode: options.progress,
+        interval: options.progressInterval,
+        snapshot,
+        onProgress: options.onProgress
+      })
+      yield* writer.flush.pipe(
+        Effect.catchAll((error) => requestStop({ _tag: "WriteFailed", error })),
+        Effect.delay(options.flushInterval),
+        Effect.forever,
+        Effect.forkScoped
+      )
+      if (options.stop !== undefined) {
+        yield* Effect.forkScoped(Effect.zipRight(options.stop, requestStop({ _tag: "Interrupted" })))
+      }
+      const producer = yield* Effect.forkScoped(produce)
+      const workerFiber = yield* Effect.forkScoped(workers)
+
+      // After a stop request: no new rows; requests in flight get the grace period, then are abandoned
+      // (unrecorded, so a resume issues them again).
+      const drain = Effect.gen(function*() {
+        yield* Fiber.interrupt(producer)
+        yield* Queue.takeAll(queue)
+        yield* Queue.offerAll(queue, Array.from({ length: options.concurrency }, () => end))
+        const exit = yield* Fiber.await(workerFiber).pipe(Effect.timeout(options.grace), Effect.option)
+        if (exit._tag === "None") yield* Fiber.interrupt(workerFiber)
+      })
+
+      yield* Effect.raceFirst(Fiber.await(workerFiber), Deferred.await(stopped)).pipe(
+        Effect.onInterrupt(() =>
+          requestStop({ _tag: "Interrupted" }).pipe(
+            Effect.zipRight(drain),
+            Effect.zipRight(writer.flush.pipe(Effect.ignore)),
+            Effect.zipRight(summarize),
+            Effect.tap((summary) => options.summary === undefined ? Effect.void : Summary.write(options.summary, summary).pipe(Effect.ignore)),
+            Effect.tap((summary) => Effect.sync(() => options.onSummary?.(summary)))
+          )
+        )
+      )
+      if (stopping) yield* drain
+      const workersExit = yield* Fiber.await(workerFiber)
+      if (Exit.isFailure(workersExit) && !Exit.isInterrupted(workersExit)) yield* Effect.failCause(workersExit.cause)
+    }))
+
+    yield* pipeline
+    yield* writer.flush
+    const reason = yield* Deferred.poll(stopped).pipe(
+      Effect.flatMap((option) => option._tag === "Some" ? option.value : Effect.succeed(undefined))
+    )
+    if (reason?._tag === "InputFailed" || reason?._tag === "WriteFailed") return yield* reason.error
+    const summary = yield* summarize
+    if (options.summary !== undefined) yield* Summary.write(options.summary, summary)
+    return summary
+  })

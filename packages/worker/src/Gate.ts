@@ -1,0 +1,196 @@
+/**
+ * The shared gate every IDP request of a batch passes (core's `RequestGate`): a pause for every fiber
+ * after a 429, an adaptive rate that backs off on repeated 429s and recovers on successes, and an
+ * optional fixed rate cap. Time comes from `Clock`, so `TestClock` drives it in tests.
+ *
+ * @since 0.1.0
+ */
+import type { RequestGate } from "@consumer-jws/core"
+import { Clock, Effect } from "effect"
+
+/** The tuning of the gate: data with defaults, see {@link defaults}. */
+export interface Settings {
+  /** A fixed cap on requests started per second, shared by every fiber; `undefined`: no cap. */
+  readonly rate: number | undefined
+  /** The pause after a 429 without a `Retry-After`, in milliseconds (LivePerson's guidance: 1 s). */
+  readonly defaultRetryAfterMillis: number
+  /** The multiplicative decrease on a throttle (AWS adaptive retry mode and CUBIC use 0.7). */
+  readonly beta: number
+  /** CUBIC's scaling constant: how fast the rate grows back after a throttle (AWS uses 0.4). */
+  readonly scale: number
+  /** The adaptive rate never goes below this many requests per second. */
+  readonly minRate: number
+}
+
+/** The defaults: no fixed cap, 1 s pause without `Retry-After`, beta 0.7, scale 0.4, floor 0.5 request/s. */
+export const defaults: Settings = {
+  rate: undefined,
+  defaultRetryAfterMillis: 1000,
+  beta: 0.7,
+  scale: 0.4,
+  minRate: 0.5
+}
+
+/** What the gate saw, for the summary and the progress report. */
+export interface Stats {
+  /** Requests let through. */
+  readonly requests: number
+  /** Answers with HTTP 429. */
+  readonly throttled: number
+  /** Times the adaptive rate was lowered (one per throttle episode, not per 429). */
+  readonly decreases: number
+  /** The adaptive rate now, in requests per second; `undefined` while no 429 was ever seen. */
+  readonly adaptiveRate: number | undefined
+  /** Requests in flight now. */
+  readonly inFlight: number
+  /** The most requests in flight at once. */
+  readonly maxInFlight: number
+}
+
+/** A gate with its statistics. */
+export interface Gate extends RequestGate.Gate {
+  readonly stats: Effect.Effect<Stats>
+}
+
+// The measured send rate is smoothed per half-second bucket, as AWS's adaptive mode does.
+const bucketMillis = 500
+const smoothing = 0.8
+
+interface State {
+  pausedUntil: number
+  nextSlot: number
+  adaptiveRate: number | undefined
+  lastMaxRate: number
+  lastThrottleAt: number
+  measuredRate: number
+  bucketStart: number
+  bucketCount: number
+  requests: number
+  throttled: number
+  decreases: number
+  inFlight: number
+  maxInFlight: number
+}
+
+/**
+ * Makes a gate. Only `Clock` is used for time; the state is updated in `Effect.sync` blocks, which
+ * run atomically on the one JavaScript thread, so every fiber of the batch shares it safely.
+ */
+export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
+  Effect.sync(() => {
+    const settings: Settings = { ...defaults, ...options }
+    const state: State = {
+      pausedUntil: 0,
+      nextSlot: 0,
+      adaptiveRate: undefined,
+      lastMaxRate: 0,
+      lastThrottleAt: 0,
+      measuredRate: 0,
+      bucketStart: 0,
+      bucketCount: 0,
+      requests: 0,
+      throttled: 0,
+      decreases: 0,
+      inFlight: 0,
+      maxInFlight: 0
+    }
+
+    const limit = (): number | undefined =>
+      state.adaptiveRate === undefined
+        ? settings.rate
+        : settings.rate === undefined
+        ? state.adaptiveRate
+        : Math.min(settings.rate, state.adaptiveRate)
+
+    const measure = (now: number) => {
+      if (now - state.bucketStart >= bucketMillis) {
+        const current = state.bucketCount * 1000 / Math.max(now - state.bucketStart, bucketMillis)
+        state.measuredRate = state.measuredRate === 0 ? current : smoothing * current + (1 - smoothing) * state.measuredRate
+        state.bucketStart = now
+        state.bucketCount = 0
+      }
+    }
+
+    // The wait before this request may start (0: now), reserving its slot; or a pause to sit out first.
+    const reserve = (now: number): { readonly _tag: "Go" | "Wait" | "Paused"; readonly millis: number } => {
+      if (now < state.pausedUntil) return { _tag: "Paused", millis: state.pausedUntil - now }
+      const rate = limit()
+      if (rate === undefined) return { _tag: "Go", millis: 0 }
+      const slot = Math.max(now, state.nextSlot)
+      state.nextSlot = slot + 1000 / rate
+      return slot <= now ? { _tag: "Go", millis: 0 } : { _tag: "Wait", millis: slot - now }
+    }
+
+    const admit = (now: number) => {
+      measure(now)
+      state.bucketCount++
+      state.requests++
+      state.inFlight++
+      if (state.inFlight > state.maxInFlight) state.maxInFlight = state.inFlight
+    }
+
+    const enter: Effect.Effect<void> = Effect.gen(function*() {
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        const decision = reserve(now)
+        if (decision._tag === "Go") break
+        yield* Effect.sleep(decision.millis)
+        if (decision._tag === "Wait") {
+          // The slot is ours; go unless a 429 arrived while we waited, then sit out its pause.
+          const after = yield* Clock.currentTimeMillis
+          if (after >= state.pausedUntil) break
+        }
+      }
+      const now = yield* Clock.currentTimeMillis
+      admit(now)
+    })
+
+    const throttle = (now: number, retryAfterMillis: number | undefined) => {
+      state.throttled++
+      const pausedAlready = now < state.pausedUntil
+      state.pausedUntil = Math.max(state.pausedUntil, now + (retryAfterMillis ?? settings.defaultRetryAfterMillis))
+      // A 429 that lands while a pause is already on is the same episode (requests already in flight
+      // when the first 429 came): lower the rate once per episode, as CUBIC does once per loss window.
+      if (pausedAlready) return
+      measure(now)
+      const current = state.adaptiveRate === undefined
+        ? Math.max(state.measuredRate, state.bucketCount * 1000 / Math.max(now - state.bucketStart, 1), settings.minRate)
+        : Math.min(state.adaptiveRate, Math.max(state.measuredRate, settings.minRate))
+      state.lastMaxRate = current
+      state.lastThrottleAt = now
+      state.adaptiveRate = Math.max(settings.minRate, current * settings.beta)
+      state.decreases++
+    }
+
+    const recover = (now: number) => {
+      if (state.adaptiveRate === undefined) return
+      // CUBIC: W(t) = C (t - K)^3 + Wmax, K = cbrt(Wmax (1 - beta) / C); t in seconds since the throttle.
+      const k = Math.cbrt(state.lastMaxRate * (1 - settings.beta) / settings.scale)
+      const t = (now - state.lastThrottleAt) / 1000
+      const cubic = settings.scale * Math.pow(t - k, 3) + state.lastMaxRate
+      // Never more than twice what is actually being sent (AWS's bound), so an idle spell cannot
+      // grow the rate to something the server never accepted.
+      const next = Math.max(settings.minRate, Math.min(cubic, 2 * Math.max(state.measuredRate, settings.minRate)))
+      state.adaptiveRate = Math.max(state.adaptiveRate, next)
+    }
+
+    const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          state.inFlight = Math.max(0, state.inFlight - 1)
+          if (outcome._tag !== "Answered") return
+          if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
+          else if (outcome.status >= 200 && outcome.status < 300) recover(now)
+        }))
+
+    const stats = Effect.sync((): Stats => ({
+      requests: state.requests,
+      throttled: state.throttled,
+      decreases: state.decreases,
+      adaptiveRate: state.adaptiveRate,
+      inFlight: state.inFlight,
+      maxInFlight: state.maxInFlight
+    }))
+
+    return { enter, leave, stats }
+  })

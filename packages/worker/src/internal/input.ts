@@ -1,0 +1,197 @@
+/**
+ * Reading the input: a CSV (RFC 4180, parsed by csv-parse's stream API) or a list of one ID a line,
+ * from a file or stdin, streamed; the ID column chosen from the header.
+ */
+import { parse } from "csv-parse"
+import * as NodeFs from "node:fs"
+import { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { Effect } from "effect"
+import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
+import { decodeUtf8, splitLines, TextFault } from "./text.js"
+
+/** How to read the input. */
+export type Format = "auto" | "csv" | "list"
+
+/** One record of the input: its line (1-based, where it starts) and its fields. */
+export interface Row {
+  readonly line: number
+  readonly fields: ReadonlyArray<string>
+}
+
+/** The column names taken for the ID when no `column` is given, in order of preference. */
+export const knownColumns: ReadonlyArray<string> = ["consumer_id", "ext_consumer_id"]
+
+const readChunkBytes = 256 * 1024
+
+const openSource = (path: string): AsyncIterable<Uint8Array> =>
+  path === "-" ? process.stdin : NodeFs.createReadStream(path, { highWaterMark: readChunkBytes })
+
+interface CsvFault {
+  readonly code?: unknown
+  readonly lines?: unknown
+  readonly message: string
+}
+
+const newlinesIn = (fields: ReadonlyArray<string>): number => {
+  let count = 0
+  for (const field of fields) {
+    let at = field.indexOf("\n")
+    while (at !== -1) {
+      count++
+      at = field.indexOf("\n", at + 1)
+    }
+  }
+  return count
+}
+
+async function* csvRows(path: string, maxLength: number): AsyncGenerator<Row> {
+  // The line the last parsed record ended on, noted as csv-parse parses (it reads ahead of us).
+  let lastLine = 0
+  const parser = parse({
+    on_record: (record: Array<string>, context: { readonly lines: number }) => {
+      lastLine = context.lines
+      return record
+    },
+    info: true,
+    // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
+    relax_column_count: true,
+    // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
+    relax_quotes: true,
+    skip_empty_lines: true,
+    record_delimiter: ["\r\n", "\n"],
+    max_record_size: maxLength
+  })
+  const feeding = pipeline(Readable.from(decodeUtf8(openSource(path))), parser)
+  feeding.catch(() => undefined) // the same error surfaces in the loop below
+  try {
+    for await (const { info, record } of parser as AsyncIterable<{ info: { lines: number }; record: Array<string> }>) {
+      // csv-parse counts the line a record ends on; a quoted field may span lines.
+      yield { line: info.lines - newlinesIn(record), fields: record }
+    }
+  } catch (error) {
+    if (error instanceof TextFault) throw error
+    const fault = error as CsvFault
+    if (fault.code === "CSV_QUOTE_NOT_CLOSED") {
+      // csv-parse names the end of the file; the record with the open quote starts after the last good one.
+      throw new TextFault(lastLine + 1, "a quoted field opened here is never closed")
+    }
+    if (typeof fault.lines === "number") {
+      const reason = fault.code === "CSV_MAX_RECORD_SIZE"
+        ? `a record is longer than ${maxLength} characters`
+        : fault.message.replace(/ at line \d+$/, "")
+      throw new TextFault(fault.lines, reason)
+    }
+    throw error
+  }
+}
+
+async function* listRows(path: string, maxLength: number): AsyncGenerator<Row> {
+  for await (const { line, text } of splitLines(decodeUtf8(openSource(path)), maxLength)) {
+    if (text.length > 0) yield { line, fields: [text] }
+  }
+}
+
+/** An input opened and its header read: the rows that follow and where the ID is in each. */
+export interface Opened {
+  /** The index of the ID field in each row. */
+  readonly column: number
+  /** Whether the first record was a header (it is then not among the rows). */
+  readonly hasHeader: boolean
+  /** The next row, or `undefined` at the end. */
+  readonly next: Effect.Effect<Row | undefined, InputFormatError | InputReadError>
+  /** Stops reading and releases the file. */
+  readonly close: Effect.Effect<void>
+}
+
+const systemReason = (error: unknown): string => {
+  const code = (error as { code?: unknown }).code
+  if (code === "ENOENT") return "no such file"
+  if (code === "EACCES") return "permission denied"
+  if (code === "EISDIR") return "it is a directory"
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Opens the input and reads its header. The format `auto` reads `.txt` as a list and anything else
+ * as a CSV whose first record is a header when it has several fields or names a known column.
+ */
+export const open = (options: {
+  readonly path: string
+  readonly format: Format
+  readonly column: string | undefined
+  readonly maxLineLength: number
+}): Effect.Effect<Opened, InputFormatError | InputReadError | MissingColumnError> =>
+  Effect.gen(function*() {
+    const { path } = options
+    if (path !== "-") {
+      yield* Effect.try({
+        try: () => {
+          const stat = NodeFs.statSync(path)
+          if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" })
+          NodeFs.accessSync(path, NodeFs.constants.R_OK)
+        },
+        catch: (error) => new InputReadError({ path, reason: systemReason(error) })
+      })
+    }
+    const format = options.format === "auto" && path.toLowerCase().endsWith(".txt") ? "list" : options.format
+    const iterator = format === "list" ? listRows(path, options.maxLineLength) : csvRows(path, options.maxLineLength)
+    const next = Effect.tryPromise({
+      try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
+      catch: (error) =>
+        error instanceof TextFault
+          ? new InputFormatError({ path, line: error.line, reason: error.reason })
+          : new InputReadError({ path, reason: systemReason(error) })
+    })
+    const close = Effect.promise(() => iterator.return(undefined).then(() => undefined, () => undefined))
+    if (format === "list") {
+      if (options.column !== undefined) {
+        return yield* new MissingColumnError({ header: [], column: options.column })
+      }
+      return { column: 0, hasHeader: false, next, close }
+    }
+    const first = yield* next
+    if (first === undefined) return { column: 0, hasHeader: false, next, close }
+    const names = first.fields.map((name) => name.trim())
+    const wanted = options.column === undefined ? knownColumns : [options.column]
+    const found = wanted.map((name) => names.indexOf(name)).find((index) => index !== -1)
+    if (found !== undefined) return { column: found, hasHeader: true, next, close }
+    if (options.column === undefined && names.length === 1) {
+      // One unnamed column. With format csv the first record is its header; with auto it is an ID.
+      if (format === "csv") return { column: 0, hasHeader: true, next, close }
+      let pending: Row | undefined = first
+      const replay = Effect.suspend(() => {
+        if (pending === undefined) return next
+        const row = pending
+        pending = undefined
+        return Effect.succeed(row)
+      })
+      return { column: 0, hasHeader: false, next: replay, close }
+    }
+    yield* close
+    return yield* new MissingColumnError({
+      header: names.slice(0, 20),
+      ...(options.column === undefined ? {} : { column: options.column })
+    })
+  })
+
+/**
+ * Counts the lines of a file cheaply (newline bytes, plus a last line without one), for the
+ * progress total. `undefined` for stdin.
+ */
+export const countLines = (path: string): Effect.Effect<number | undefined> =>
+  path === "-"
+    ? Effect.succeed(undefined)
+    : Effect.tryPromise(async () => {
+      let lines = 0
+      let last = 0x0a
+      for await (const chunk of NodeFs.createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+        let at = chunk.indexOf(0x0a)
+        while (at !== -1) {
+          lines++
+          at = chunk.indexOf(0x0a, at + 1)
+        }
+        if (chunk.length > 0) last = chunk[chunk.length - 1]!
+      }
+      return last === 0x0a ? lines : lines + 1
+    }).pipe(Effect.orElseSucceed(() => undefined))

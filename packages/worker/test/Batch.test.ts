@@ -1,0 +1,309 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Fiber } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { Batch, Shard, Summary } from "../src/index.js"
+import { ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
+
+describe("Batch.run", () => {
+  it.scopedLive("issues 10,000 IDs, exactly one record per ID, one token per ID at the IDP", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const all = ids(10_000)
+      const input = writeFile(dir, "in.csv", `consumer_id,name\n${all.map((id) => `${id},x`).join("\n")}\n`)
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* Batch.run({ input, output, progress: "none" }).pipe(Effect.provide(client))
+      assert.strictEqual(summary.outcome, "completed")
+      assert.strictEqual(summary.counts.issued, 10_000)
+      assert.strictEqual(Batch.exitCode(summary), 0)
+      const records = readJsonl(output)
+      assert.strictEqual(records.length, 10_000)
+      assert.strictEqual(new Set(records.map((r) => r.consumer_id)).size, 10_000)
+      assert.isTrue(records.every((r) => r.status === "issued" && typeof r.token === "string" && typeof r.lp_consumer_id === "string"))
+      const stats = yield* emulator.stats
+      assert.strictEqual(stats.distinctConsumerIds, 10_000)
+      assert.strictEqual(stats.duplicateIssuances, 0)
+      assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
+    }))
+})
+
+type Client = Effect.Effect.Success<ReturnType<typeof start>>["client"]
+
+const run = (client: Client, options: Batch.Input) =>
+  Batch.run({ progress: "none", ...options }).pipe(Effect.provide(client))
+
+const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
+
+describe("input forms", () => {
+  it.scopedLive("reads a CSV with a BOM, CRLF, quoted fields, escaped quotes and blank lines", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(
+        dir,
+        "in.csv",
+        "\uFEFFname,ext_consumer_id\r\n\"Smith, J\",a-1\r\n\r\nx,\"b \"\"quoted\"\"\"\r\n\"multi\nline\",c-3\r\n"
+      )
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input, output })
+      assert.deepStrictEqual(consumerIds(output).sort(), ["a-1", "b \"quoted\"", "c-3"])
+      assert.strictEqual(summary.counts.rows, 3)
+    }))
+
+  it.scopedLive("reads a .txt list, a headerless one-column CSV, stdin-less `column` choice", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const list = writeFile(dir, "ids.txt", "consumer_id\nl-1\r\nl-2\n\nl-3")
+      yield* run(client, { input: list, output: Path.join(dir, "a.jsonl") })
+      // A list has no header: "consumer_id" is an ID like any other.
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "a.jsonl")).sort(), ["consumer_id", "l-1", "l-2", "l-3"])
+      const bare = writeFile(dir, "bare.csv", "h-1\nh-2\n")
+      yield* run(client, { input: bare, output: Path.join(dir, "b.jsonl") })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "b.jsonl")).sort(), ["h-1", "h-2"])
+      const named = writeFile(dir, "named.csv", "id,user\n1,u-1\n2,u-2\n")
+      yield* run(client, { input: named, output: Path.join(dir, "c.jsonl"), column: "user" })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "c.jsonl")).sort(), ["u-1", "u-2"])
+    }))
+
+  it.scopedLive("a header without an ID column fails before any request", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.csv", "id,name\n1,a\n")
+      const error = yield* Effect.flip(run(client, { input, output: Path.join(dir, "out.jsonl") }))
+      assert.strictEqual(error._tag, "MissingColumnError")
+      assert.deepStrictEqual(error._tag === "MissingColumnError" && error.header, ["id", "name"])
+      const stats = yield* emulator.stats
+      assert.deepStrictEqual(stats.routes.idp, {})
+    }))
+
+  it.scopedLive("records rejected rows with their line and counts duplicates, issuing each ID once", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.csv", "consumer_id,n\nok-1,1\n\" padded \",2\nok-1,3\nok-2\n,5\n")
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input, output })
+      const records = readJsonl(output)
+      assert.deepStrictEqual(
+        records.filter((r) => r.status === "rejected").map((r) => [r.line, r.consumer_id, r.error]).sort(),
+        [[3, " padded ", "InvalidInputError"], [6, "", "InvalidInputError"]]
+      )
+      assert.deepStrictEqual(records.filter((r) => r.status === "issued").map((r) => r.consumer_id).sort(), ["ok-1", "ok-2"])
+      assert.strictEqual(summary.counts.duplicates, 1)
+      assert.strictEqual(summary.counts.rejected, 2)
+      assert.strictEqual(Batch.exitCode(summary), 1)
+      assert.strictEqual((yield* emulator.stats).tokensIssued, 2)
+    }))
+
+  it.scopedLive("an unclosed quote stops the run naming the line; the rows before are kept; resume finishes", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const good = ids(50, "q")
+      const input = writeFile(dir, "in.csv", `consumer_id\n${good.join("\n")}\n"broken\nmore\n`)
+      const output = Path.join(dir, "out.jsonl")
+      const error = yield* Effect.flip(run(client, { input, output }))
+      assert.strictEqual(error._tag, "InputFormatError")
+      assert.strictEqual(error._tag === "InputFormatError" && error.line, 52)
+      Fs.writeFileSync(input, `consumer_id\n${good.join("\n")}\n"fixed"\nmore\n`)
+      yield* run(client, { input, output, resume: true })
+      assert.deepStrictEqual(consumerIds(output).sort(), [...good, "fixed", "more"].sort())
+    }))
+
+  it.scopedLive("bytes that are not UTF-8 stop the run naming the line", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.txt", Buffer.concat([Buffer.from("a\nb\nc"), Buffer.from([0xff, 0xfe]), Buffer.from("\nd\n")]))
+      const error = yield* Effect.flip(run(client, { input, output: Path.join(dir, "out.jsonl") }))
+      assert.deepStrictEqual(error._tag === "InputFormatError" && [error.line], [3])
+    }))
+
+  it.scopedLive("an existing output is refused without resume or overwrite; overwrite starts again", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.txt", "o-1\n")
+      const output = writeFile(dir, "out.jsonl", "{\"consumer_id\":\"x\",\"status\":\"issued\"}\n")
+      const error = yield* Effect.flip(run(client, { input, output }))
+      assert.strictEqual(error._tag, "OutputExistsError")
+      yield* run(client, { input, output, overwrite: true })
+      assert.deepStrictEqual(consumerIds(output), ["o-1"])
+    }))
+})
+
+describe("resume", () => {
+  it.scopedLive("cuts a torn last line, drops failed records, and ends with exactly one record per ID", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const all = ids(30, "r")
+      const input = writeFile(dir, "in.txt", `${all.join("\n")}\nbad id \n`)
+      const output = Path.join(dir, "out.jsonl")
+      // A first run over 10 IDs, then a failed record, a rejected one, and a torn write.
+      yield* run(client, { input: writeFile(dir, "first.txt", all.slice(0, 10).join("\n")), output })
+      Fs.appendFileSync(output, JSON.stringify({ consumer_id: "r-10", status: "failed", error: "ServerError", message: "x", attempts: 5 }) + "\n")
+      Fs.appendFileSync(output, JSON.stringify({ line: 31, consumer_id: "bad id ", status: "rejected", error: "InvalidInputError", message: "x" }) + "\n")
+      Fs.appendFileSync(output, "{\"consumer_id\":\"r-11\",\"status\":\"iss")
+      const summary = yield* run(client, { input, output, resume: true })
+      assert.strictEqual(summary.counts.alreadyIssued, 10)
+      assert.strictEqual(summary.counts.alreadyRejected, 1)
+      assert.strictEqual(summary.counts.issued, 20)
+      const records = readJsonl(output)
+      assert.strictEqual(records.length, 31)
+      assert.deepStrictEqual(records.filter((r) => r.status === "issued").map((r) => r.consumer_id).sort(), [...all].sort())
+      assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
+    }))
+
+  it.scopedLive("resumes a CSV output", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const all = ids(20, "c")
+      const output = Path.join(dir, "out.csv")
+      yield* run(client, { input: writeFile(dir, "a.txt", all.slice(0, 8).join("\n")), output })
+      yield* run(client, { input: writeFile(dir, "b.txt", all.join("\n")), output, resume: true })
+      const lines = Fs.readFileSync(output, "utf8").trim().split("\n")
+      assert.strictEqual(lines[0], "line,consumer_id,status,lp_consumer_id,token,attempts,error,message")
+      assert.strictEqual(lines.length, 21)
+      assert.strictEqual((yield* emulator.stats).tokensIssued, 20)
+    }))
+})
+
+describe("faults", () => {
+  // The emulator counts every request arriving after it sent a 429, including those already sent by
+  // other fibers before the 429 reached the client: at most concurrency - 1 per 429. The gate stops
+  // every request started after the 429 arrived; without it the retries of all fibers land inside.
+  it.scopedLive("a 429 storm: requests inside Retry-After are only those already in flight; every ID is issued", () =>
+    Effect.gen(function*() {
+      // The server's own limit (a token bucket at 150/s, beyond it 429 + Retry-After 1 s) and a few random 429s.
+      const { client, emulator } = yield* start({ faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
+      const dir = yield* tempDir
+      const all = ids(600, "s")
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", all.join("\n")), output, concurrency: 16 })
+      const stats = yield* emulator.stats
+      assert.isTrue(stats.faults.rateLimited > 0)
+      const sent429 = stats.faults.rateLimited + stats.faults["429"]
+      assert.isTrue(stats.requestsDuringRetryAfter <= sent429 * 15, `${stats.requestsDuringRetryAfter} for ${sent429} 429s`)
+      assert.strictEqual(summary.counts.issued, 600)
+      assert.isTrue(summary.rateLimited > 0)
+      assert.strictEqual(new Set(consumerIds(output)).size, 600)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("one at a time, no request ever arrives inside a Retry-After", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start({ faults: { rate429: 0.1, retryAfterSeconds: 1 } })
+      const dir = yield* tempDir
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", ids(30, "one").join("\n")), output, concurrency: 1 })
+      const stats = yield* emulator.stats
+      assert.isTrue(stats.faults["429"] > 0)
+      assert.strictEqual(stats.requestsDuringRetryAfter, 0)
+      assert.strictEqual(summary.counts.issued, 30)
+    }))
+
+  it.scopedLive("503s, resets and hangs are retried until every ID is issued", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start({ faults: { rate503: 0.1, rateReset: 0.05, rateHang: 0.02 } })
+      const dir = yield* tempDir
+      const all = ids(300, "f")
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", all.join("\n")), output, concurrency: 32 })
+      assert.strictEqual(summary.counts.issued, 300)
+      assert.isTrue(summary.retries > 0)
+      const stats = yield* emulator.stats
+      assert.isTrue(stats.faults.hangs > 0 && stats.faults.resets > 0 && stats.faults["503"] > 0)
+      assert.deepStrictEqual(consumerIds(output).sort(), [...all].sort())
+    }))
+
+  it.scopedLive("bad credentials stop the run early, recording nothing, so a resume retries every row", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start({}, "wrong-secret")
+      const dir = yield* tempDir
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", ids(500, "e").join("\n")), output })
+      assert.strictEqual(summary.outcome, "stoppedEarly")
+      assert.strictEqual(summary.stoppedEarly?.error, "AuthenticationError")
+      assert.strictEqual(Batch.exitCode(summary), 3)
+      assert.isTrue(summary.counts.rows < 500)
+      assert.deepStrictEqual(readJsonl(output), [])
+    }))
+})
+
+describe("shards", () => {
+  it.scopedLive("three shards of one file issue disjoint sets whose union is the whole file", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const all = ids(600, "k")
+      const input = writeFile(dir, "in.txt", all.join("\n"))
+      const outputs = [0, 1, 2].map((index) => Path.join(dir, `out-${index}.jsonl`))
+      yield* Effect.forEach([0, 1, 2], (index) =>
+        run(client, { input, output: outputs[index]!, shard: new Shard.Shard({ index, count: 3 }) }), { concurrency: 3 })
+      const parts = outputs.map(consumerIds)
+      assert.isTrue(parts.every((part) => part.length > 100))
+      assert.strictEqual(parts.flat().length, 600)
+      assert.deepStrictEqual(parts.flat().sort(), [...all].sort())
+      assert.strictEqual((yield* emulator.stats).duplicateIssuances, 0)
+    }))
+})
+
+describe("interruption", () => {
+  it.scopedLive("a stop request ends with an interrupted summary; resume completes with one record per ID", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start({ faults: { latencyMs: 20 } })
+      const dir = yield* tempDir
+      const all = ids(2000, "i")
+      const input = writeFile(dir, "in.txt", all.join("\n"))
+      const output = Path.join(dir, "out.jsonl")
+      const stop = yield* Deferred.make<void>()
+      let stopped = false
+      const summary = yield* run(client, {
+        input,
+        output,
+        stop: Deferred.await(stop),
+        progressInterval: Duration.millis(50),
+        onProgress: (snapshot) => {
+          if (!stopped && snapshot.issued >= 100) {
+            stopped = true
+            Effect.runSync(Deferred.succeed(stop, undefined))
+          }
+        }
+      })
+      assert.strictEqual(summary.outcome, "interrupted")
+      assert.strictEqual(Batch.exitCode(summary), 130)
+      assert.isTrue(summary.counts.issued >= 100 && summary.counts.issued < 2000)
+      assert.strictEqual(consumerIds(output).length, summary.counts.issued)
+      const resumed = yield* run(client, { input, output, resume: true })
+      assert.strictEqual(resumed.outcome, "completed")
+      assert.strictEqual(resumed.counts.alreadyIssued, summary.counts.issued)
+      assert.deepStrictEqual(consumerIds(output).sort(), [...all].sort())
+      assert.strictEqual((yield* emulator.stats).distinctConsumerIds, 2000)
+    }))
+
+  it.scopedLive("interrupting the run's fiber drains, flushes and hands the summary to onSummary", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start({ faults: { latencyMs: 20 } })
+      const dir = yield* tempDir
+      const output = Path.join(dir, "out.jsonl")
+      const summaryPath = Path.join(dir, "summary.json")
+      let handed: Summary.Summary | undefined
+      const fiber = yield* Effect.fork(run(client, {
+        input: writeFile(dir, "in.txt", ids(5000, "j").join("\n")),
+        output,
+        summary: summaryPath,
+        onSummary: (summary) => {
+          handed = summary
+        }
+      }))
+      yield* Effect.sleep(Duration.millis(500))
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(handed?.outcome, "interrupted")
+      assert.strictEqual(consumerIds(output).length, handed?.counts.issued)
+      assert.strictEqual(JSON.parse(Fs.readFileSync(summaryPath, "utf8")).outcome, "interrupted")
+    }))
+})

@@ -1,0 +1,74 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Fiber, TestClock } from "effect"
+import { Gate } from "../src/index.js"
+
+const enterAt = (gate: Gate.Gate) => Effect.zipRight(gate.enter, Clock.currentTimeMillis)
+
+describe("Gate", () => {
+  it.effect("after a 429, no request starts before its Retry-After has passed, for every fiber", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      yield* gate.enter
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 2000 })
+      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(enterAt(gate)))
+      yield* TestClock.adjust(1999)
+      for (const fiber of fibers) assert.isTrue((yield* Fiber.poll(fiber))._tag === "None")
+      yield* TestClock.adjust(1000)
+      const starts = yield* Effect.forEach(fibers, Fiber.join)
+      assert.isTrue(starts.every((at) => at >= 2000))
+    }))
+
+  it.effect("a 429 without Retry-After pauses for 1 s", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: undefined })
+      const fiber = yield* Effect.fork(enterAt(gate))
+      yield* TestClock.adjust(999)
+      assert.strictEqual((yield* Fiber.poll(fiber))._tag, "None")
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* Fiber.join(fiber), 1000)
+    }))
+
+  it.effect("a fixed rate spaces requests evenly", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make({ rate: 4 })
+      const fiber = yield* Effect.fork(Effect.forEach([1, 2, 3, 4, 5], () => enterAt(gate), { concurrency: "unbounded" }))
+      yield* TestClock.adjust(2000)
+      const starts = (yield* Fiber.join(fiber)).sort((a, b) => a - b)
+      assert.deepStrictEqual(starts, [0, 250, 500, 750, 1000])
+    }))
+
+  it.effect("repeated 429s lower the rate multiplicatively, once per episode; successes bring it back", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make({ rate: 100 })
+      // Send at 100/s for 2 s so the measured rate settles.
+      for (let i = 0; i < 200; i++) {
+        yield* gate.enter
+        yield* gate.leave({ _tag: "Answered", status: 201, retryAfterMillis: undefined })
+        yield* TestClock.adjust(10)
+      }
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 500 })
+      // A second 429 inside the pause is the same episode.
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 500 })
+      const first = yield* gate.stats
+      assert.strictEqual(first.decreases, 1)
+      assert.strictEqual(first.throttled, 2)
+      assert.isTrue(first.adaptiveRate! > 60 && first.adaptiveRate! < 80, `rate ${first.adaptiveRate}`)
+      yield* TestClock.adjust(600)
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 100 })
+      const second = yield* gate.stats
+      assert.strictEqual(second.decreases, 2)
+      assert.isTrue(second.adaptiveRate! < first.adaptiveRate! * 0.75, `rate ${second.adaptiveRate}`)
+      // Recovery: successes over the following seconds raise it again (CUBIC growth).
+      const low = second.adaptiveRate!
+      for (let i = 0; i < 100; i++) {
+        yield* TestClock.adjust(50)
+        const fiber = yield* Effect.fork(gate.enter)
+        yield* TestClock.adjust(50)
+        yield* Fiber.join(fiber)
+        yield* gate.leave({ _tag: "Answered", status: 201, retryAfterMillis: undefined })
+      }
+      const recovered = yield* gate.stats
+      assert.isTrue(recovered.adaptiveRate! > low, `rate ${recovered.adaptiveRate} after ${low}`)
+    }))
+})
