@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Duration, Effect, Layer, Random, Schedule } from "effect"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Random, Schedule } from "effect"
 import * as ConsumerJwsError from "./ConsumerJwsError.js"
 
 /** The retry and timeout settings. */
@@ -63,7 +63,7 @@ export const config: Config.Config<Settings> = Config.all({
 })
 
 /** A layer that reads the policy from configuration. */
-export const layerConfig: Layer.Layer<never, import("effect/ConfigError").ConfigError> = Layer.effect(
+export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = Layer.effect(
   RetryPolicy,
   config
 )
