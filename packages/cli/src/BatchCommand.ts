@@ -9,6 +9,8 @@ import { Batch, type BatchError, Shard, Summary } from "@consumer-jws/worker"
 import { Args, Command, Options } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { Console, Effect, Option } from "effect"
+import * as Fs from "node:fs"
+import { fileURLToPath } from "node:url"
 import * as CliConfig from "./CliConfig.js"
 import { NotAllIssuedError, StoppedEarlyError } from "./CliError.js"
 import * as Help from "./internal/help.js"
@@ -51,7 +53,10 @@ export const options = {
     Options.optional
   ),
   threads: Options.integer("threads").pipe(
-    Options.withDescription("Worker threads; only 1 in this version (use --shard over several processes)."),
+    Options.withDescription(
+      "Worker threads issuing IDs (each ID to thread hash(ID) mod N), sharing one rate limit and 429 pause. " +
+        "1: fibers on the main thread. See the worker README for when more helps."
+    ),
     Options.withDefault(Batch.defaults.threads)
   ),
   shard: Options.text("shard").pipe(
@@ -93,6 +98,7 @@ export const resumeCommand = (flags: Flags): string =>
     ...(flags.format === "auto" ? [] : ["--format", flags.format]),
     ...optionWords("--column", flags.column),
     ...(flags.concurrency === Batch.defaults.concurrency ? [] : ["--concurrency", String(flags.concurrency)]),
+    ...(flags.threads === Batch.defaults.threads ? [] : ["--threads", String(flags.threads)]),
     ...optionWords("--rate", flags.rate),
     ...optionWords("--summary", flags.summary),
     ...optionWords("--shard", flags.shard),
@@ -116,13 +122,31 @@ export const shardOf = (flag: Option.Option<string>): Effect.Effect<Shard.Shard 
   })
 
 /**
- * Runs a batch with the client in context, prints its summary on stderr, and fails when not every
- * row was issued: `NotAllIssuedError` (exit 1) or `StoppedEarlyError` (exit 3). Interrupted, it
- * prints the summary and the command that resumes.
+ * The worker-thread entry bundled next to the CLI (`dist/thread-worker.mjs`, built with the CLI's
+ * bundle), when it is there; else the worker package finds its own.
  */
-export const execute = Effect.fn("BatchCommand.execute")(function*(input: Batch.Input, resume: string) {
+export const threadEntry = (): URL | undefined => {
+  const url = new URL("./thread-worker.mjs", import.meta.url)
+  return Fs.existsSync(fileURLToPath(url)) ? url : undefined
+}
+
+/**
+ * Runs a batch with the client in context (with `threads` > 1, on worker threads built from
+ * `client`), prints its summary on stderr, and fails when not every row was issued:
+ * `NotAllIssuedError` (exit 1) or `StoppedEarlyError` (exit 3). Interrupted, it prints the summary
+ * and the command that resumes.
+ */
+export const execute = Effect.fn("BatchCommand.execute")(function*(
+  input: Batch.Input,
+  resume: string,
+  client?: ConsumerJwsClient.Settings
+) {
   let interrupted: Summary.Summary | undefined
-  const summary = yield* Batch.run({ ...input, onSummary: (summary) => void (interrupted = summary) }).pipe(
+  const options: Batch.Input = { ...input, onSummary: (summary) => void (interrupted = summary) }
+  const run = client !== undefined && (input.threads ?? Batch.defaults.threads) !== 1
+    ? Batch.runThreaded(options, client)
+    : Batch.run(options)
+  const summary = yield* run.pipe(
     Effect.onInterrupt(() =>
       Effect.suspend(() =>
         Console.error(
@@ -158,7 +182,8 @@ export const execute = Effect.fn("BatchCommand.execute")(function*(input: Batch.
   }
 }) satisfies (
   input: Batch.Input,
-  resume: string
+  resume: string,
+  client?: ConsumerJwsClient.Settings
 ) => Effect.Effect<void, unknown, ConsumerJwsIssuer.ConsumerJwsIssuer | FileSystem.FileSystem>
 
 /** The `batch` command. */
@@ -187,8 +212,9 @@ export const command = Command.make(
         progress: flags.progress,
         summary: Option.getOrUndefined(flags.summary),
         shard,
-        threads: flags.threads
-      }, resumeCommand(flags)).pipe(
+        threads: flags.threads,
+        threadEntry: threadEntry()
+      }, resumeCommand(flags), settings).pipe(
         Effect.provide(ConsumerJwsClient.layer(settings)),
         Effect.provide(CliConfig.retryPolicyLayer)
       )

@@ -84,6 +84,7 @@ export const exitCodeOf = (error: { readonly _tag: string }): ExitCode.ExitCode 
     case "MissingColumnError":
     case "OutputFormatError":
     case "InvalidOptionError":
+    case "WorkerThreadError":
       return ExitCode.usage
     case "EmulatorError":
       return "reason" in error && error.reason === "InvalidOptions" ? ExitCode.usage : ExitCode.someFailed

@@ -176,6 +176,22 @@ describe.concurrent("consumer-jws", () => {
     assert.match(again.stderr, /^OutputExistsError: The output file .* already holds results\. .*\n$/)
   })
 
+  it("batch --threads 2 issues every row once from worker threads, with the bundled thread entry", async () => {
+    const all = Array.from({ length: 500 }, (_, i) => `w-${i}`)
+    const input = file("threads.csv", ["consumer_id", ...all, "w-7"].join("\n"))
+    const output = file("threads.jsonl")
+    const result = await CliProcess.run(
+      ["batch", input, "--output", output, "--threads", "2", "--progress", "none"],
+      envOf(emulator)
+    )
+    assert.strictEqual(result.code, 0, result.stderr)
+    const records = jsonLines(Fs.readFileSync(output, "utf8"))
+    assert.deepStrictEqual(records.map((record) => record.consumer_id).sort(), [...all].sort())
+    assert.isTrue(records.every((record) => record.status === "issued" && verifies(String(record.token), emulator)))
+    assert.include(result.stderr, "completed: 500 issued, 0 failed, 0 rejected, 1 duplicates")
+    assert.notInclude(result.stdout + result.stderr, Redacted.value(emulator.clientSecret))
+  })
+
   it("batch exits 1 with rejected rows, and writes the summary", async () => {
     const input = file("mixed.csv", `consumer_id\nm-1\n" m-2"\nm-3\n${"x".repeat(300)}\n`)
     const output = file("mixed.jsonl")

@@ -73,6 +73,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const renewBefore = Duration.toMillis(options.renewBefore ?? defaultRenewBefore)
   const cached = yield* Ref.make(Option.none<Cached>())
   const renewal = yield* Effect.makeSemaphore(1)
+  const secretForms = [Redacted.value(options.clientSecret), new URLSearchParams({ s: Redacted.value(options.clientSecret) }).toString().slice(2)]
+    .filter((form, index, forms) => form.length > 0 && forms.indexOf(form) === index)
+  const withoutSecret = (body: string) => secretForms.reduce((text, form) => text.split(form).join("<redacted secret>"), body)
 
   const requestToken = Effect.gen(function*() {
     const policy = yield* RetryPolicy.RetryPolicy
@@ -88,7 +91,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.flatMap((reply): Effect.Effect<Http.Reply, AuthenticationError | RateLimitedError | ServerError | UnexpectedResponseError> =>
         reply.status === 400 || reply.status === 401 || reply.status === 403
           ? Effect.fail(new AuthenticationError({ status: reply.status }))
-          : Http.statusError("sentinel", reply)
+          // A body echoing the request (a proxy's error page) would put the secret in the error's excerpt.
+          : Http.statusError("sentinel", { ...reply, body: withoutSecret(reply.body) })
       )
     )
     const body = yield* Http.decodeJson(reply.body, AppJwt.TokenResponse).pipe(
@@ -119,18 +123,31 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     )
   })
 
+  // Requests to Sentinel completed, and the failure of the last one (shared with the callers that waited on it).
+  let fetches = 0
+  let lastFailure: AppJwtError | undefined
+
   const fresh = (now: number) => (entry: Option.Option<Cached>) => Option.filter(entry, ({ renewAt }) => now < renewAt)
 
   const get = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const current = fresh(now)(yield* Ref.get(cached))
     if (Option.isSome(current)) return current.value.token
-    // One renewal at a time; callers that waited find the new token without a request of their own.
+    // One renewal at a time; callers that waited find the new token without a request of their own,
+    // or share the failure of the request made while they waited (no request each: no retry storm
+    // against Sentinel when it refuses the credentials).
+    const fetchesBefore = fetches
     return yield* renewal.withPermits(1)(
       Effect.gen(function*() {
         const again = fresh(yield* Clock.currentTimeMillis)(yield* Ref.get(cached))
         if (Option.isSome(again)) return again.value.token
-        const entry = yield* fetchWithPolicy
+        if (fetches !== fetchesBefore && lastFailure !== undefined) return yield* Effect.fail(lastFailure)
+        const entry = yield* fetchWithPolicy.pipe(
+          Effect.tapBoth({
+            onFailure: (error) => Effect.sync(() => (fetches++, lastFailure = error)),
+            onSuccess: () => Effect.sync(() => (fetches++, lastFailure = undefined))
+          })
+        )
         yield* Ref.set(cached, Option.some(entry))
         return entry.token
       })

@@ -56,7 +56,10 @@ const validateBaseUri = (service: string, baseUri: string): Either.Either<BaseUr
     : Either.left(new BadDomainError({ service, baseUri: baseUri.slice(0, 100), reason }))
 }
 
-/** Builds a resolver from an HTTP client and its options. */
+/**
+ * Builds a resolver from an HTTP client and its options. Lookups run in the cache, with the
+ * `RetryPolicy` in force where the resolver is built (provide a policy around the client's layer).
+ */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const client = Http.plainClient(yield* HttpClient.HttpClient)
   const csdsUrl = options.csdsUrl ?? CsdsUrl.make(CsdsUrl.defaultUrl)

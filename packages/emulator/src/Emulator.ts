@@ -62,6 +62,11 @@ export interface Options {
   readonly includeExpiresIn?: boolean
   /** Seed of the fault draws: the same seed and request sequence give the same faults. */
   readonly seed?: number
+  /**
+   * How long after sending a 429 the emulator still accepts requests without counting them in
+   * `requestsDuringRetryAfter`: those a client had in flight before the 429 reached it.
+   */
+  readonly retryAfterGraceMillis?: number
   readonly faults?: Partial<Faults>
 }
 
@@ -103,7 +108,12 @@ export interface Stats {
   readonly inFlight: number
   /** The most IDP requests handled at once. */
   readonly maxInFlight: number
-  /** IDP requests that arrived while a Retry-After the emulator had sent was still running. */
+  /**
+   * IDP requests that arrived more than `retryAfterGraceMillis` (default 100 ms) after the emulator
+   * sent a 429 and before that 429's Retry-After ended. Requests arriving within the grace are not
+   * counted: with several connections, a client has some already on the wire when a 429 reaches it.
+   * A client that honours Retry-After across all its connections keeps this at 0.
+   */
   readonly requestsDuringRetryAfter: number
   readonly faults: FaultCounts
 }
@@ -186,6 +196,7 @@ export const defaults = {
   appJwtLifetimeSeconds: 3600,
   includeExpiresIn: false,
   seed: 1,
+  retryAfterGraceMillis: 100,
   faults: noFaults
 } as const
 
@@ -203,6 +214,7 @@ const resolveConfig = (
   const keyBits = options.keyBits ?? defaults.keyBits
   const seed = options.seed ?? defaults.seed
   const lifetime = options.appJwtLifetimeSeconds ?? defaults.appJwtLifetimeSeconds
+  const retryAfterGraceMillis = options.retryAfterGraceMillis ?? defaults.retryAfterGraceMillis
   if (!Number.isInteger(port) || port < 0 || port > 65535) return Either.left(invalid(`port ${port} is not 0..65535`))
   if (options.host !== undefined && options.host !== "127.0.0.1") {
     return Either.left(invalid("the emulator binds 127.0.0.1 only"))
@@ -216,6 +228,9 @@ const resolveConfig = (
     return Either.left(invalid(`key size ${keyBits} is not a whole number of bits in 1024..16384`))
   }
   if (!Number.isFinite(seed)) return Either.left(invalid(`seed ${seed} is not a number`))
+  if (!(Number.isFinite(retryAfterGraceMillis) && retryAfterGraceMillis >= 0)) {
+    return Either.left(invalid(`retryAfterGraceMillis ${retryAfterGraceMillis} is not a non-negative number`))
+  }
   const faults = FaultsPatch.apply(noFaults, { appJwtLifetimeSeconds: lifetime, ...options.faults })
   if (Either.isLeft(faults)) return Either.left(invalid(`invalid faults: ${faults.left}`))
   return Either.right({
@@ -225,6 +240,7 @@ const resolveConfig = (
     clientSecret,
     includeExpiresIn: options.includeExpiresIn ?? defaults.includeExpiresIn,
     seed: seed >>> 0,
+    retryAfterGraceMillis,
     faults: faults.right,
     keySource: options.privateKeyFile === undefined
       ? { _tag: "Generate", keyBits }

@@ -134,7 +134,8 @@ describe("faults", () => {
           assert.strictEqual(outcome.headers.get("retry-after"), "1")
         }
       }
-      // One more request right away arrives inside the Retry-After the emulator just sent.
+      // One more request 300 ms later (past the 100 ms grace) arrives inside the Retry-After just sent.
+      yield* Effect.sleep("300 millis")
       yield* issue()
       const stats = yield* emulator.stats
       assert.strictEqual(stats.faults.rateLimited, stats.routes.idp["429"])
@@ -146,15 +147,41 @@ describe("faults", () => {
       assert.strictEqual(Client.label(yield* issue()), "201")
     }))
 
-  it.scoped("an injected 429 uses retryAfterSeconds and counts later arrivals as requestsDuringRetryAfter", () =>
+  it.scopedLive("an injected 429 uses retryAfterSeconds and counts later arrivals as requestsDuringRetryAfter", () =>
     Effect.gen(function*() {
       const { emulator, issue } = yield* start({ faults: { rate429: 1, retryAfterSeconds: 3 } })
       const first = yield* issue()
       assert.strictEqual(first._tag === "Response" ? first.headers.get("retry-after") : undefined, "3")
       yield* emulator.setFaults({ rate429: 0 })
       assert.strictEqual(Client.label(yield* issue()), "201")
-      const stats = yield* emulator.stats
-      assert.strictEqual(stats.requestsDuringRetryAfter, 1)
+      assert.strictEqual((yield* emulator.stats).requestsDuringRetryAfter, 0, "within the grace")
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(Client.label(yield* issue()), "201")
+      assert.strictEqual((yield* emulator.stats).requestsDuringRetryAfter, 1)
+    }))
+
+  it.scopedLive("requestsDuringRetryAfter: a request right after a 429 is not counted; one 300 ms later inside a 1 s Retry-After is", () =>
+    Effect.gen(function*() {
+      const { emulator, issue } = yield* start({ faults: { rate429: 1, retryAfterSeconds: 1 } })
+      assert.strictEqual(Client.label(yield* issue()), "429")
+      yield* emulator.setFaults({ rate429: 0 })
+      // Right after: as if another connection had sent it before the 429 reached the client.
+      yield* issue()
+      assert.strictEqual((yield* emulator.stats).requestsDuringRetryAfter, 0)
+      yield* Effect.sleep("300 millis")
+      yield* issue()
+      assert.strictEqual((yield* emulator.stats).requestsDuringRetryAfter, 1)
+      // After the Retry-After ended: not counted.
+      yield* Effect.sleep("800 millis")
+      yield* issue()
+      assert.strictEqual((yield* emulator.stats).requestsDuringRetryAfter, 1)
+      // A grace of 0 counts the request right after too.
+      const strict = yield* start({ retryAfterGraceMillis: 0, faults: { rate429: 1, retryAfterSeconds: 1 } })
+      yield* strict.issue()
+      yield* strict.emulator.setFaults({ rate429: 0 })
+      yield* Effect.sleep("5 millis")
+      yield* strict.issue()
+      assert.strictEqual((yield* strict.emulator.stats).requestsDuringRetryAfter, 1)
     }))
 
   it.scoped("CSDS and Sentinel answer 503 at their own rates", () =>

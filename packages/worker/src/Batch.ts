@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { ConsumerId, ConsumerJwsError, ConsumerJwsIssuer, RequestGate } from "@consumer-jws/core"
+import { ConsumerId, type ConsumerJwsClient, ConsumerJwsError, ConsumerJwsIssuer, RequestGate, RetryPolicy } from "@consumer-jws/core"
 import { FileSystem } from "@effect/platform"
-import { Clock, Deferred, Duration, Effect, Either, Exit, Fiber, Queue } from "effect"
+import { Clock, type Context, Deferred, Duration, Effect, Either, Exit, Fiber, Queue } from "effect"
 import {
   type BatchError,
   InputFormatError,
@@ -22,6 +22,7 @@ import * as Output from "./internal/output.js"
 import * as Progress from "./Progress.js"
 import * as Shard from "./Shard.js"
 import * as Summary from "./Summary.js"
+import * as Threads from "./Threads.js"
 
 /** The options of a run, every one with a default but `input` and `output`. */
 export interface Options {
@@ -51,8 +52,13 @@ export interface Options {
   readonly summary: string | undefined
   /** Take only this shard's IDs. */
   readonly shard: Shard.Shard | undefined
-  /** Worker threads. Only 1 is supported in this version: use shards to spread a file over processes. */
+  /**
+   * Worker threads. 1 (`run`): fibers on this thread. More (`runThreaded`): each ID is issued by thread
+   * `hash(id) % threads`, each with its own client; this thread reads, writes and holds the shared gate.
+   */
   readonly threads: number
+  /** The worker-thread entry file (a bundle passes its own); default the worker package's built one. */
+  readonly threadEntry: string | URL | undefined
   /** After a stop request, how long requests in flight may take to finish before they are abandoned. */
   readonly grace: Duration.Duration
   /** When this effect completes, the run stops taking rows, drains, and returns an `interrupted` summary. */
@@ -86,6 +92,7 @@ export const defaults: Omit<Options, "input" | "output"> = {
   summary: undefined,
   shard: undefined,
   threads: 1,
+  threadEntry: undefined,
   grace: Duration.seconds(5),
   stop: undefined,
   onSummary: undefined,
@@ -110,8 +117,8 @@ export const resolve = (input: Input): Effect.Effect<Options, InvalidOptionError
     return invalid("rate", `expected a positive number of requests per second, got ${options.rate}`)
   }
   if (options.resume && options.overwrite) return invalid("resume", "it cannot be combined with overwrite")
-  if (options.threads !== 1) {
-    return invalid("threads", "worker threads are not supported in this version; run several processes with shards instead")
+  if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > Threads.maxThreads) {
+    return invalid("threads", `expected a whole number from 1 to ${Threads.maxThreads}, got ${options.threads}`)
   }
   if (options.shard !== undefined && Either.isLeft(Shard.make(options.shard.index, options.shard.count))) {
     return invalid("shard", `expected 0 <= index < count, got ${options.shard.index}/${options.shard.count}`)
@@ -198,16 +205,39 @@ const outputSize = (path: string) =>
  */
 export const run = Effect.fn("Batch.run")(function*(input: Input) {
   const options = yield* resolve(input)
-  return yield* Effect.scoped(execute(options))
+  if (options.threads !== 1) {
+    return yield* invalid("threads", "worker threads need the client settings: use Batch.runThreaded(options, settings)")
+  }
+  const issuer = yield* ConsumerJwsIssuer.ConsumerJwsIssuer
+  return yield* Effect.scoped(execute(options, { _tag: "Fibers", issuer }))
 })
 
-const execute = (options: Options): Effect.Effect<
+/**
+ * Runs a batch on `threads` worker threads (1 included: one thread besides this one). Each thread
+ * builds its own client from `client` and the `RetryPolicy` in force here, and issues the IDs routed
+ * to it (`Threads.threadOf`); this thread reads, validates, deduplicates, writes, reports, and holds
+ * the one gate (rate cap, 429 pause) every thread's IDP requests pass. Same options, output, summary
+ * and stopping as {@link run}.
+ */
+export const runThreaded = Effect.fn("Batch.runThreaded")(function*(input: Input, client: ConsumerJwsClient.Settings) {
+  const options = yield* resolve(input)
+  const retryPolicy = yield* RetryPolicy.RetryPolicy
+  return yield* Effect.scoped(execute(options, { _tag: "Threads", client, retryPolicy }))
+})
+
+type Issuer = Context.Tag.Service<typeof ConsumerJwsIssuer.ConsumerJwsIssuer>
+
+// Who issues the IDs: fibers of this thread with the caller's issuer, or worker threads.
+type Issuing =
+  | { readonly _tag: "Fibers"; readonly issuer: Issuer }
+  | { readonly _tag: "Threads"; readonly client: ConsumerJwsClient.Settings; readonly retryPolicy: RetryPolicy.Settings }
+
+const execute = (options: Options, issuing: Issuing): Effect.Effect<
   Summary.Summary,
   BatchError,
-  ConsumerJwsIssuer.ConsumerJwsIssuer | FileSystem.FileSystem | import("effect").Scope.Scope
+  FileSystem.FileSystem | import("effect").Scope.Scope
 > =>
   Effect.gen(function*() {
-    const issuer = yield* ConsumerJwsIssuer.ConsumerJwsIssuer
     const startedAt = yield* Clock.currentTimeMillis
     const outputFormat = Output.formatOf(options.output)
 
@@ -305,7 +335,17 @@ const execute = (options: Options): Effect.Effect<
       Effect.catchAll((error) => requestStop({ _tag: "InputFailed", error }))
     )
 
-    const issueOne = (consumerId: string) =>
+    const recordFailed = (consumerId: string, error: ConsumerJwsError.ConsumerJwsError, attempts: number) => {
+      if (ConsumerJwsError.isFatalForBatch(error)) {
+        // Every row would fail alike: stop, and record nothing so that a resume retries this ID.
+        return requestStop({ _tag: "Fatal", error })
+      }
+      tally.failed++
+      tally.countError(error._tag)
+      return append({ status: "failed", consumerId, error: error._tag, message: error.message, attempts })
+    }
+
+    const issueOne = (issuer: Issuer, consumerId: string) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeNanos
         const outcome = yield* issuer.issueOutcome(consumerId)
@@ -322,33 +362,59 @@ const execute = (options: Options): Effect.Effect<
             attempts: outcome.attempts
           })
         }
-        if (ConsumerJwsError.isFatalForBatch(outcome.error)) {
-          // Every row would fail alike: stop, and record nothing so that a resume retries this ID.
-          return yield* requestStop({ _tag: "Fatal", error: outcome.error })
-        }
-        tally.failed++
-        tally.countError(outcome.error._tag)
-        return yield* append({
-          status: "failed",
-          consumerId,
-          error: outcome.error._tag,
-          message: outcome.error.message,
-          attempts: outcome.attempts
-        })
+        return yield* recordFailed(consumerId, outcome.error, outcome.attempts)
       })
 
-    const work = Effect.gen(function*() {
-      while (!stopping) {
-        const item = yield* Queue.take(queue)
-        if (item === end || stopping) return
-        yield* issueOne(item)
-      }
-    })
+    // An outcome from a worker thread, recorded as `issueOne` records its own.
+    const recordThreaded = (outcome: Threads.Outcome): Effect.Effect<void> => {
+      if (outcome._tag === "Skipped") return Effect.void
+      tally.attempts += outcome.attempts
+      if (outcome._tag === "Failed") return recordFailed(outcome.consumerId, outcome.error, outcome.attempts)
+      tally.issued++
+      tally.latency.record(outcome.latencyMillis)
+      return append({
+        status: "issued",
+        consumerId: outcome.consumerId,
+        lpConsumerId: outcome.lpConsumerId,
+        token: outcome.token,
+        attempts: outcome.attempts
+      })
+    }
 
-    const workers = Effect.forEach(Array.from({ length: options.concurrency }), () => work, {
-      concurrency: "unbounded",
-      discard: true
-    }).pipe(Effect.provideService(RequestGate.RequestGate, gate))
+    const work = (issuer: Issuer) =>
+      Effect.gen(function*() {
+        while (!stopping) {
+          const item = yield* Queue.take(queue)
+          if (item === end || stopping) return
+          yield* issueOne(issuer, item)
+        }
+      })
+
+    const issuers = issuing._tag === "Fibers"
+      ? issuing
+      : {
+        _tag: "Threads" as const,
+        threads: yield* Threads.make({
+          count: options.threads,
+          concurrency: options.concurrency,
+          client: issuing.client,
+          retryPolicy: issuing.retryPolicy,
+          gate,
+          entry: options.threadEntry
+        })
+      }
+
+    const workers = (issuers._tag === "Fibers"
+      ? Effect.forEach(Array.from({ length: options.concurrency }), () => work(issuers.issuer), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      : Threads.dispatch(issuers.threads, {
+        take: Effect.map(Queue.take(queue), (item) => item === end ? undefined : item),
+        onOutcome: recordThreaded,
+        stopping: () => stopping,
+        shard: options.shard
+      })).pipe(Effect.provideService(RequestGate.RequestGate, gate))
 
     let total: number | undefined
     const snapshot = (previous: { readonly rows: number; readonly atMillis: number } | undefined) =>
@@ -445,6 +511,7 @@ const execute = (options: Options): Effect.Effect<
         yield* Fiber.interrupt(producer)
         yield* Queue.takeAll(queue)
         yield* Queue.offerAll(queue, Array.from({ length: options.concurrency }, () => end))
+        if (issuers._tag === "Threads") yield* issuers.threads.drain
         const exit = yield* Fiber.await(workerFiber).pipe(Effect.timeout(options.grace), Effect.option)
         if (exit._tag === "None") yield* Fiber.interrupt(workerFiber)
       })

@@ -87,6 +87,17 @@ export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()
   }
 }
 
+/** A worker thread of a threaded run could not start or died (`threads` > 1). */
+export class WorkerThreadError extends Schema.TaggedError<WorkerThreadError>()("WorkerThreadError", {
+  /** The thread (0-based). */
+  thread: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Worker thread ${this.thread} failed: ${this.reason}. Records flushed before this are kept; --resume carries on.`
+  }
+}
+
 /** Every error a batch run can fail with. */
 export type BatchError =
   | OutputExistsError
@@ -96,6 +107,7 @@ export type BatchError =
   | OutputFormatError
   | OutputWriteError
   | InvalidOptionError
+  | WorkerThreadError
 
 /** The schema of {@link BatchError}, for crossing a boundary (worker threads, files). */
 export const BatchError = Schema.Union(
@@ -105,5 +117,6 @@ export const BatchError = Schema.Union(
   MissingColumnError,
   OutputFormatError,
   OutputWriteError,
-  InvalidOptionError
+  InvalidOptionError,
+  WorkerThreadError
 )

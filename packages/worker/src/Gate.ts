@@ -20,15 +20,21 @@ export interface Settings {
   readonly scale: number
   /** The adaptive rate never goes below this many requests per second. */
   readonly minRate: number
+  /**
+   * How far over the rate requests late for their slots (the process was busy) may go to catch up:
+   * with 1.04, no one-second window ever holds more than `1.04 * rate` request starts.
+   */
+  readonly catchUp: number
 }
 
-/** The defaults: no fixed cap, 1 s pause without `Retry-After`, beta 0.7, scale 0.4, floor 0.5 request/s. */
+/** The defaults: no fixed cap, 1 s pause without `Retry-After`, beta 0.7, scale 0.4, floor 0.5 request/s, catch-up 1.04. */
 export const defaults: Settings = {
   rate: undefined,
   defaultRetryAfterMillis: 1000,
   beta: 0.7,
   scale: 0.4,
-  minRate: 0.5
+  minRate: 0.5,
+  catchUp: 1.04
 }
 
 /** What the gate saw, for the summary and the progress report. */
@@ -103,6 +109,13 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
         : Math.min(settings.rate, state.adaptiveRate)
 
     const measure = (now: number) => {
+      // A pause after a 429 is not a measure of what can be sent: a bucket that spans one restarts
+      // when it ended. Otherwise every pause would drag the measured rate down, the next 429 would
+      // cut from that low base, and random 429s would spiral the rate towards the floor.
+      if (state.bucketStart < state.pausedUntil && state.pausedUntil <= now) {
+        state.bucketStart = state.pausedUntil
+        state.bucketCount = 0
+      }
       if (now - state.bucketStart >= bucketMillis) {
         const current = state.bucketCount * 1000 / Math.max(now - state.bucketStart, bucketMillis)
         state.measuredRate = state.measuredRate === 0 ? current : smoothing * current + (1 - smoothing) * state.measuredRate
@@ -121,8 +134,27 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       return slot <= now ? { _tag: "Go", millis: 0 } : { _tag: "Wait", millis: slot - now }
     }
 
+    // Requests late for their slots (their timers fired late: the process was busy) would all start at
+    // once. The start times of the last second, a queue from `windowHead`, hold them to `catchUp * rate`
+    // a second (the fixed rate: the adaptive one has its own pacing), so the backlog drains over the
+    // next second instead of in one burst.
+    const window: Array<number> = []
+    let windowHead = 0
+    const windowWait = (now: number): number => {
+      const rate = settings.rate
+      if (rate === undefined) return 0
+      while (windowHead < window.length && window[windowHead]! <= now - 1000) windowHead++
+      if (windowHead > 1024 && windowHead * 2 > window.length) {
+        window.splice(0, windowHead)
+        windowHead = 0
+      }
+      const allowed = Math.max(1, Math.floor(settings.catchUp * rate))
+      return window.length - windowHead < allowed ? 0 : window[window.length - allowed]! + 1000 - now
+    }
+
     const admit = (now: number) => {
       measure(now)
+      if (settings.rate !== undefined) window.push(now)
       state.bucketCount++
       state.requests++
       state.inFlight++
@@ -141,8 +173,12 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
           if (after >= state.pausedUntil) break
         }
       }
-      const now = yield* Clock.currentTimeMillis
-      admit(now)
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        const wait = windowWait(now)
+        if (wait === 0) return admit(now)
+        yield* Effect.sleep(Math.ceil(wait))
+      }
     })
 
     const throttle = (now: number, retryAfterMillis: number | undefined) => {

@@ -22,3 +22,6 @@ export * as Shard from "./Shard.js"
 
 /** What a run did. */
 export * as Summary from "./Summary.js"
+
+/** Issuing from worker threads: `threads` > 1. */
+export * as Threads from "./Threads.js"

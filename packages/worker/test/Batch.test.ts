@@ -174,13 +174,15 @@ describe("resume", () => {
 })
 
 describe("faults", () => {
-  // The emulator counts every request arriving after it sent a 429, including those already sent by
-  // other fibers before the 429 reached the client: at most concurrency - 1 per 429. The gate stops
-  // every request started after the 429 arrived; without it the retries of all fibers land inside.
-  it.scopedLive("a 429 storm: requests inside Retry-After are only those already in flight; every ID is issued", () =>
+  // The emulator does not count requests arriving within 100 ms of a 429 (those other fibers had
+  // already sent before the 429 reached the client). The gate stops every request started after the
+  // 429 arrived, on every fiber; without it the retries of all fibers land inside the Retry-After.
+  it.scopedLive("a 429 storm at concurrency 16: no request arrives inside a Retry-After; every ID is issued", () =>
     Effect.gen(function*() {
       // The server's own limit (a token bucket at 150/s, beyond it 429 + Retry-After 1 s) and a few random 429s.
-      const { client, emulator } = yield* start({ faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
+      // A grace of 250 ms (default 100) for requests already on the wire, since test files run side by
+      // side in CI and the emulator shares this process's event loop.
+      const { client, emulator } = yield* start({ retryAfterGraceMillis: 250, faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
       const dir = yield* tempDir
       const all = ids(600, "s")
       const output = Path.join(dir, "out.jsonl")
@@ -188,7 +190,7 @@ describe("faults", () => {
       const stats = yield* emulator.stats
       assert.isTrue(stats.faults.rateLimited > 0)
       const sent429 = stats.faults.rateLimited + stats.faults["429"]
-      assert.isTrue(stats.requestsDuringRetryAfter <= sent429 * 15, `${stats.requestsDuringRetryAfter} for ${sent429} 429s`)
+      assert.strictEqual(stats.requestsDuringRetryAfter, 0, `${stats.requestsDuringRetryAfter} for ${sent429} 429s`)
       assert.strictEqual(summary.counts.issued, 600)
       assert.isTrue(summary.rateLimited > 0)
       assert.strictEqual(new Set(consumerIds(output)).size, 600)

@@ -1,8 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, TestClock } from "effect"
+import { Clock, Duration, Effect, Fiber, TestClock } from "effect"
 import { Gate } from "../src/index.js"
 
 const enterAt = (gate: Gate.Gate) => Effect.zipRight(gate.enter, Clock.currentTimeMillis)
+
+// The test clock, except that no sleep ends before `until`: a process too busy to run its timers.
+const stalledUntil = (until: number) =>
+  Effect.map(Effect.clock, (clock): Clock.Clock => ({
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+    currentTimeMillis: clock.currentTimeMillis,
+    currentTimeNanos: clock.currentTimeNanos,
+    sleep: (duration) =>
+      Effect.flatMap(clock.currentTimeMillis, (now) => clock.sleep(Duration.millis(Math.max(Duration.toMillis(duration), until - now))))
+  }))
 
 describe("Gate", () => {
   it.effect("after a 429, no request starts before its Retry-After has passed, for every fiber", () =>
@@ -38,6 +50,21 @@ describe("Gate", () => {
       assert.deepStrictEqual(starts, [0, 250, 500, 750, 1000])
     }))
 
+  it.effect("requests late for their slots catch up without going over the rate in any second", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make({ rate: 10 })
+      // Slots at 0, 100, ..., 1900; the timers of those up to 1500 fire only at 1500.
+      const stalled = yield* stalledUntil(1500)
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 20 }), () => enterAt(gate), { concurrency: "unbounded" }).pipe(Effect.withClock(stalled))
+      )
+      yield* TestClock.adjust(5000)
+      const starts = (yield* Fiber.join(fiber)).sort((a, b) => a - b)
+      const busiest = Math.max(...starts.map((from) => starts.filter((at) => at >= from && at < from + 1000).length))
+      assert.isAtMost(busiest, 10, `starts ${starts.join(" ")}`)
+      assert.isAtMost(starts.at(-1)!, 2600, "the backlog is caught up within about a second")
+    }))
+
   it.effect("repeated 429s lower the rate multiplicatively, once per episode; successes bring it back", () =>
     Effect.gen(function*() {
       const gate = yield* Gate.make({ rate: 100 })
@@ -70,5 +97,29 @@ describe("Gate", () => {
       }
       const recovered = yield* gate.stats
       assert.isTrue(recovered.adaptiveRate! > low, `rate ${recovered.adaptiveRate} after ${low}`)
+    }))
+  it.effect("random 429s do not spiral the rate down: a pause is not counted as a slow send rate", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      // One request every 10 ms (100/s) or as the gate paces it, a 429 after every 50 answers, each pausing everyone for 1 s.
+      const sendFor = (count: number) =>
+        Effect.forEach(Array.from({ length: count }), () =>
+          Effect.gen(function*() {
+            const fiber = yield* Effect.fork(gate.enter)
+            // At most one request per 10 ms, slower when the gate's rate asks for it.
+            do yield* TestClock.adjust(10)
+            while ((yield* Fiber.poll(fiber))._tag === "None")
+            yield* gate.leave({ _tag: "Answered", status: 201, retryAfterMillis: undefined })
+          }), { discard: true })
+      for (let episode = 0; episode < 10; episode++) {
+        yield* sendFor(50)
+        yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 1000 })
+        yield* TestClock.adjust(1000)
+      }
+      // Ten 429s at a steady ~100/s: each episode cuts from the rate actually sent, and CUBIC
+      // regrows it between 429s, so the rate settles instead of sinking towards the floor.
+      const { adaptiveRate, decreases } = yield* gate.stats
+      assert.strictEqual(decreases, 10)
+      assert.isAbove(adaptiveRate ?? 0, 28) // 34 here; 21 when pauses counted as slow sending
     }))
 })

@@ -51,13 +51,15 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
 
 const readBody = (response: import("@effect/platform").HttpClientResponse.HttpClientResponse, endpoint: Endpoint) => {
   const declared = Number(response.headers["content-length"])
-  const tooLarge = new UnexpectedResponseError({
-    endpoint,
-    status: response.status,
-    reason: `the response body is larger than ${maxBodyBytes} bytes`,
-    excerpt: ""
-  })
-  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge)
+  // Built only when needed: an error captures a stack trace, too costly for every response.
+  const tooLarge = () =>
+    new UnexpectedResponseError({
+      endpoint,
+      status: response.status,
+      reason: `the response body is larger than ${maxBodyBytes} bytes`,
+      excerpt: ""
+    })
+  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge())
   if (Number.isFinite(declared)) return response.text
   // No length declared (chunked): read chunk by chunk and stop at the bound, so memory stays bounded.
   return response.stream.pipe(
@@ -66,7 +68,7 @@ const readBody = (response: import("@effect/platform").HttpClientResponse.HttpCl
       () => true,
       (acc, chunk) => {
         const size = acc.size + chunk.length
-        if (size > maxBodyBytes) return Effect.fail(tooLarge)
+        if (size > maxBodyBytes) return Effect.fail(tooLarge())
         acc.chunks.push(chunk)
         return Effect.succeed({ chunks: acc.chunks, size })
       }

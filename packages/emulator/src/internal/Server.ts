@@ -21,6 +21,8 @@ export interface Config {
   readonly clientSecret: string
   readonly includeExpiresIn: boolean
   readonly seed: number
+  /** A request this soon after a 429 was sent is not counted in `requestsDuringRetryAfter`. */
+  readonly retryAfterGraceMillis: number
   readonly faults: Faults
   readonly signer: Signer
 }
@@ -102,7 +104,10 @@ export const start = (config: Config): Promise<RunningServer> => {
   let inFlight = 0
   let maxInFlight = 0
   let requestsDuringRetryAfter = 0
+  // The latest end of a Retry-After whose grace has passed; the 429s still within their grace wait
+  // in `recent429s` (in the order sent, so the oldest is first).
   let retryAfterUntil = 0
+  let recent429s: Array<{ readonly sentAt: number; readonly until: number }> = []
   let issuedIds = new Set<string>()
   let issuedIdsTruncated = false
   let idpRandom = mulberry32(deriveSeed(config.seed, 0))
@@ -157,7 +162,18 @@ export const start = (config: Config): Promise<RunningServer> => {
   }
 
   const noteRetryAfter = (seconds: number) => {
-    retryAfterUntil = Math.max(retryAfterUntil, Date.now() + seconds * 1000)
+    const sentAt = Date.now()
+    recent429s.push({ sentAt, until: sentAt + seconds * 1000 })
+  }
+
+  // Whether a request arriving now ignores a Retry-After: it arrives more than the grace after some
+  // 429 was sent and before that 429's Retry-After ended. Within the grace, requests other client
+  // connections had already sent before the 429 reached the client may still be arriving.
+  const insideRetryAfter = (arrival: number): boolean => {
+    while (recent429s.length > 0 && arrival - recent429s[0]!.sentAt > config.retryAfterGraceMillis) {
+      retryAfterUntil = Math.max(retryAfterUntil, recent429s.shift()!.until)
+    }
+    return arrival < retryAfterUntil
   }
 
   // Token bucket: refills at `rateLimitPerSecond`, holds as much (at least one request). Returns the
@@ -282,7 +298,7 @@ export const start = (config: Config): Promise<RunningServer> => {
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
     res.once("close", () => inFlight--)
-    if (arrival < retryAfterUntil) requestsDuringRetryAfter++
+    if (insideRetryAfter(arrival)) requestsDuringRetryAfter++
     // Two draws for every IDP request, whatever happens, so a seed gives the same sequence.
     const faultDraw = idpRandom()
     const jitterDraw = idpRandom()
@@ -561,6 +577,7 @@ export const start = (config: Config): Promise<RunningServer> => {
     maxInFlight = inFlight
     requestsDuringRetryAfter = 0
     retryAfterUntil = 0
+    recent429s = []
     issuedIds = new Set()
     issuedIdsTruncated = false
     resetRandom()
