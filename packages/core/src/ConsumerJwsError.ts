@@ -183,8 +183,9 @@ export const isRetryable = (error: ConsumerJwsError): boolean => {
   switch (error._tag) {
     case "UnexpectedResponseError":
       return error.status >= 200 && error.status < 300
-    case "RateLimitedError":
     case "TimeoutError":
+      return error.scope === "attempt"
+    case "RateLimitedError":
     case "TransportError":
       return true
     case "ServerError":

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Context, Duration, Effect, Either, Layer, Redacted, Ref, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
 import type { AccountId } from "./AccountId.js"
 import { AppJwtProvider } from "./AppJwtProvider.js"
 import * as BaseUri from "./BaseUri.js"
@@ -52,6 +52,17 @@ export interface Options {
   readonly accountId: AccountId
 }
 
+/** The state of one issuance, confined to its fiber: requests made, AppJWT renewed, its deadline. */
+interface Issuance {
+  readonly consumerId: ConsumerId.ConsumerId
+  readonly policy: RetryPolicy.Settings
+  /** Epoch millis by which the issuance ends, retries and waits included. */
+  readonly deadlineAt: number
+  attempts: number
+  renewed: boolean
+  readonly deadlineExceeded: () => Effect.Effect<never, TimeoutError>
+}
+
 const IdpErrorBody = Schema.Struct({
   body: Schema.optional(Schema.Struct({ errorCode: Schema.optional(Schema.Number) }))
 })
@@ -69,33 +80,43 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const resolver = yield* DomainResolver
   const accountPath = `/api/account/${encodeURIComponent(options.accountId)}/consumer?v=1.0`
 
-  // One POST to the IDP. The caller retries; this maps the answer to a token or a typed error.
-  const post = (consumerId: ConsumerId.ConsumerId, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) =>
+  // One POST to the IDP, within the attempt timeout and the time left before the issuance's
+  // deadline (a plain bound on each attempt rather than a race around the whole issuance: a timeout
+  // forks fibers, and this is the hot path). The caller retries; this maps the answer.
+  const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) =>
     Effect.gen(function*() {
-      const policy = yield* RetryPolicy.RetryPolicy
       const gate = yield* RequestGate
       const request = HttpClientRequest.post(`${BaseUri.toOrigin(domain)}${accountPath}`, { acceptJson: true }).pipe(
         // The AppJWT goes raw, without "Bearer ": that is what the IDP expects.
         HttpClientRequest.setHeader("authorization", Redacted.value(appJwt)),
-        HttpClientRequest.bodyUnsafeJson({ ext_consumer_id: consumerId })
+        HttpClientRequest.bodyUnsafeJson({ ext_consumer_id: issuance.consumerId })
       )
       yield* gate.enter
-      return yield* Http.exchange(client, request, "idp", policy.attemptTimeout).pipe(
+      const left = issuance.deadlineAt - (yield* Clock.currentTimeMillis)
+      if (left <= 0) {
+        yield* gate.leave({ _tag: "Failed" })
+        return yield* issuance.deadlineExceeded()
+      }
+      issuance.attempts++
+      const attemptMillis = Duration.toMillis(issuance.policy.attemptTimeout)
+      return yield* Http.exchange(client, request, "idp", Duration.millis(Math.min(attemptMillis, left))).pipe(
         Effect.tap((reply) => gate.leave({ _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis })),
-        Effect.tapError(() => gate.leave({ _tag: "Failed" }))
+        Effect.tapError(() => gate.leave({ _tag: "Failed" })),
+        Effect.catchIf(
+          (error) => error._tag === "TimeoutError" && left < attemptMillis,
+          () => issuance.deadlineExceeded()
+        )
       )
     })
 
   const issueOnce = (
-    consumerId: ConsumerId.ConsumerId,
-    attempts: Ref.Ref<number>,
-    renewed: Ref.Ref<boolean>
+    issuance: Issuance
   ): Effect.Effect<Omit<IssuedConsumerJws, "consumerId" | "attempts">, ConsumerJwsError> =>
     Effect.gen(function*() {
+      const consumerId = issuance.consumerId
       const domain = yield* resolver.resolve(ServiceName.idp)
       const appJwt = yield* appJwts.get
-      yield* Ref.update(attempts, (n) => n + 1)
-      const reply = yield* post(consumerId, domain, appJwt).pipe(
+      const reply = yield* post(issuance, domain, appJwt).pipe(
         Effect.tapErrorTag("TransportError", () => resolver.invalidate(ServiceName.idp, domain))
       )
       switch (reply.status) {
@@ -121,10 +142,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         case 401:
         case 403: {
           // The AppJWT may have been revoked or expired early: renew it once, then give up.
-          if (reply.status === 401 && !(yield* Ref.getAndSet(renewed, true))) {
+          if (reply.status === 401 && !issuance.renewed) {
+            issuance.renewed = true
             yield* Effect.logDebug("the IDP refused the AppJWT; renewing it once")
             yield* appJwts.invalidate(appJwt)
-            return yield* issueOnce(consumerId, attempts, renewed)
+            return yield* issueOnce(issuance)
           }
           const errorCode = errorCodeOf(reply.body)
           return yield* new UnauthorizedError({ status: reply.status, ...(errorCode === undefined ? {} : { errorCode }) })
@@ -144,22 +166,30 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }
       const consumerId = input as ConsumerId.ConsumerId
       const policy = yield* RetryPolicy.RetryPolicy
-      const attempts = yield* Ref.make(0)
-      const renewed = yield* Ref.make(false)
-      const result = yield* issueOnce(consumerId, attempts, renewed).pipe(
+      const deadlineAt = (yield* Clock.currentTimeMillis) + Duration.toMillis(policy.deadline)
+      const issuance: Issuance = {
+        consumerId,
+        policy,
+        deadlineAt,
+        attempts: 0,
+        renewed: false,
+        deadlineExceeded: () =>
+          Effect.fail(new TimeoutError({ endpoint: "idp", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) }))
+      }
+      const result = yield* issueOnce(issuance).pipe(
         // Only the IDP's own failures are retried here: the domain and the AppJWT were already
         // retried by their providers, and a failure that reaches us from them is final.
-        Effect.retry(RetryPolicy.schedule(policy, (error: ConsumerJwsError) => "endpoint" in error && error.endpoint === "idp" && isRetryable(error))),
-        Effect.timeoutFail({
-          duration: policy.deadline,
-          onTimeout: () => new TimeoutError({ endpoint: "idp", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) })
-        }),
+        Effect.retry(RetryPolicy.schedule(
+          policy,
+          (error: ConsumerJwsError) => "endpoint" in error && error.endpoint === "idp" && isRetryable(error),
+          deadlineAt
+        )),
         Effect.either
       )
-      const count = yield* Ref.get(attempts)
+      const attempts = issuance.attempts
       return Either.match(result, {
-        onLeft: (error): Outcome => ({ _tag: "Failed", error, attempts: count }),
-        onRight: (issued): Outcome => ({ _tag: "Issued", issued: { consumerId, ...issued, attempts: count }, attempts: count })
+        onLeft: (error): Outcome => ({ _tag: "Failed", error, attempts }),
+        onRight: (issued): Outcome => ({ _tag: "Issued", issued: { consumerId, ...issued, attempts }, attempts })
       })
     })
 

@@ -4,14 +4,18 @@
  *
  * @since 0.1.0
  */
-import { Config, type ConfigError, Context, Duration, Effect, Layer, Random, Schedule } from "effect"
+import { Clock, Config, type ConfigError, Context, Duration, Effect, Layer, Random, Schedule } from "effect"
 import * as ConsumerJwsError from "./ConsumerJwsError.js"
 
 /** The retry and timeout settings. */
 export interface Settings {
   /** How long one request may take, body included. */
   readonly attemptTimeout: Duration.Duration
-  /** How long one operation (an issuance, a lookup, an AppJWT), all retries included, may take. */
+  /**
+   * How long one operation (an issuance, a lookup, an AppJWT), all retries and waits included, may
+   * take. An issuance's deadline bounds its IDP attempts and waits; the domain and AppJWT it needs
+   * are bounded by their own lookups' deadlines.
+   */
   readonly deadline: Duration.Duration
   /** The most requests made for one operation, the first included. */
   readonly maxAttempts: number
@@ -85,18 +89,26 @@ export const retryAfterFloor = (error: ConsumerJwsError.ConsumerJwsError): Durat
 
 /**
  * The retry schedule of a policy: exponential backoff with full jitter, capped, with the error's
- * `Retry-After` as a floor, for at most `maxAttempts` attempts in all, and only while `shouldRetry`
- * holds for the error.
+ * `Retry-After` as a floor, for at most `maxAttempts` attempts in all, only while `shouldRetry`
+ * holds for the error, and never waiting past `deadlineAt` (the next attempt then finds no time left).
  */
 export const schedule = <E extends ConsumerJwsError.ConsumerJwsError>(
   settings: Settings,
-  shouldRetry: (error: E) => boolean = ConsumerJwsError.isRetryable
+  shouldRetry: (error: E) => boolean = ConsumerJwsError.isRetryable,
+  /** Epoch millis by which the operation must end: no wait goes past it. */
+  deadlineAt: number = Number.POSITIVE_INFINITY
 ): Schedule.Schedule<unknown, E> =>
   Schedule.exponential(settings.baseDelay).pipe(
     Schedule.intersect(Schedule.identity<E>()),
     Schedule.modifyDelayEffect(([exponential, error]) =>
-      Random.nextRange(0, Duration.toMillis(Duration.min(exponential, settings.maxDelay))).pipe(
-        Effect.map((jittered) => Duration.max(Duration.millis(Math.floor(jittered)), retryAfterFloor(error)))
+      Effect.zipWith(
+        Random.nextRange(0, Duration.toMillis(Duration.min(exponential, settings.maxDelay))),
+        Clock.currentTimeMillis,
+        (jittered, now) =>
+          Duration.millis(Math.min(
+            Math.max(Math.floor(jittered), Duration.toMillis(retryAfterFloor(error))),
+            Math.max(0, deadlineAt - now)
+          ))
       )
     ),
     Schedule.intersect(Schedule.recurs(settings.maxAttempts - 1)),
