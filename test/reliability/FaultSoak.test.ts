@@ -64,5 +64,5 @@ describe("fault soak", () => {
       // A second issuance at the API can only come from a request whose answer was lost.
       assert.isAtMost(stats.duplicateIssuances, stats.faults.resets + stats.faults.hangs)
       assert.strictEqual(stats.distinctConsumerIds, ids.length)
-    }), timeout(90_000))
+    }), timeout(240_000))
 })

@@ -182,21 +182,20 @@ describe("faults", () => {
   it.scopedLive("a 429 storm at concurrency 16: no request arrives inside a Retry-After; every ID is issued", () =>
     Effect.gen(function*() {
       // The server's own limit (a token bucket at 150/s, beyond it 429 + Retry-After 1 s) and a few random 429s.
-      // A grace of 250 ms (default 100) for requests already on the wire, since test files run side by
-      // side in CI and the emulator shares this process's event loop.
-      const { client, emulator } = yield* start({ retryAfterGraceMillis: 250, faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
+      const { client, emulator } = yield* start({ faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
       const dir = yield* tempDir
       const all = ids(600, "s")
       const output = Path.join(dir, "out.jsonl")
       const summary = yield* run(client, { input: writeFile(dir, "in.txt", all.join("\n")), output, concurrency: 16 })
       const stats = yield* emulator.stats
-      assert.isTrue(stats.faults.rateLimited > 0)
+      // Injected 429s always come; the server's own limit only when the machine is fast enough to reach it.
       const sent429 = stats.faults.rateLimited + stats.faults["429"]
+      assert.isTrue(sent429 > 0)
       assert.strictEqual(stats.requestsDuringRetryAfter, 0, `${stats.requestsDuringRetryAfter} for ${sent429} 429s`)
       assert.strictEqual(summary.counts.issued, 600)
       assert.isTrue(summary.rateLimited > 0)
       assert.strictEqual(new Set(consumerIds(output)).size, 600)
-    }), { timeout: 60_000 })
+    }), { timeout: 120_000 })
 
   it.scopedLive("one at a time, no request ever arrives inside a Retry-After", () =>
     Effect.gen(function*() {
