@@ -3,7 +3,7 @@ import { Deferred, Duration, Effect, Fiber } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Summary } from "../src/index.js"
-import { ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
+import { consumerIds, ids, readJsonl, run, start, tempDir, writeFile } from "./support/Harness.js"
 
 describe("Batch.run", () => {
   it.scopedLive("issues 10,000 IDs, exactly one record per ID, one token per ID at the IDP", () =>
@@ -29,13 +29,6 @@ describe("Batch.run", () => {
       assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
     }))
 })
-
-type Client = Effect.Effect.Success<ReturnType<typeof start>>["client"]
-
-const run = (client: Client, options: Batch.Input) =>
-  Batch.run({ progress: "none", ...options }).pipe(Effect.provide(client))
-
-const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
 
 describe("input forms", () => {
   it.scopedLive("reads a CSV with a BOM, CRLF, quoted fields, escaped quotes and blank lines", () =>

@@ -4,17 +4,9 @@
  * alone; the cause is not found yet (see issue 4's note).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Batch } from "../src/index.js"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
-
-type Client = Effect.Effect.Success<ReturnType<typeof start>>["client"]
-
-const run = (client: Client, options: Batch.Input) =>
-  Batch.run({ progress: "none", ...options }).pipe(Effect.provide(client))
-
-const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
+import { consumerIds, ids, run, start, tempDir, writeFile } from "./support/Harness.js"
 
 describe("faults", () => {
   // The emulator does not count requests arriving within 100 ms of a 429 (those other fibers had

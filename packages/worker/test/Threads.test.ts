@@ -6,7 +6,7 @@ import { Deferred, Duration, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Threads } from "../src/index.js"
-import { fastRetries, ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
+import { consumerIds, fastRetries, ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
 
 const settingsOf = (emulator: Emulator.Emulator, clientSecret?: string) =>
   ConsumerJwsClient.makeSettings({
@@ -20,8 +20,6 @@ const runThreaded = (emulator: Emulator.Emulator, options: Batch.Input, clientSe
   Batch.runThreaded({ progress: "none", threads: 2, ...options }, settingsOf(emulator, clientSecret)).pipe(
     Effect.provide(Layer.merge(NodeContext.layer, RetryPolicy.layer(fastRetries)))
   )
-
-const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
 
 describe("Batch.runThreaded", () => {
   it.scopedLive("2 threads issue the same IDs as fibers alone, one record per ID, each issued once at the IDP", () =>

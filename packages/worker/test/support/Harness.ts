@@ -1,5 +1,6 @@
 /** Test support: an emulator, the core client against it, and temporary files. */
 import { ConsumerJwsClient, RetryPolicy } from "@consumer-jws/core"
+import { Batch } from "../../src/index.js"
 import { Emulator } from "@consumer-jws/emulator"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer, Redacted } from "effect"
@@ -53,3 +54,13 @@ export const readJsonl = (path: string): Array<Record<string, unknown>> =>
 
 /** `n` distinct IDs. */
 export const ids = (n: number, prefix = "consumer") => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
+
+/** The client layer a test gets from {@link start}. */
+export type Client = Effect.Effect.Success<ReturnType<typeof start>>["client"]
+
+/** Runs a batch through `client`, without progress output unless asked for. */
+export const run = (client: Client, options: Batch.Input) =>
+  Batch.run({ progress: "none", ...options }).pipe(Effect.provide(client))
+
+/** The consumer IDs of an output's records, in file order. */
+export const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
