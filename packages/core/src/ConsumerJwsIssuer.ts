@@ -56,8 +56,12 @@ export interface Options {
 interface Issuance {
   readonly consumerId: ConsumerId.ConsumerId
   readonly policy: RetryPolicy.Settings
-  /** Epoch millis by which the issuance ends, retries and waits included. */
-  readonly deadlineAt: number
+  /**
+   * Epoch millis by which the issuance ends, retries and backoff included. Time queued at the
+   * `RequestGate` (a batch's shared rate, its pause after a 429) moves it later: that wait is the
+   * batch's, not this issuance's, and a slow batch must not fail its rows on their deadline.
+   */
+  deadlineAt: number
   attempts: number
   renewed: boolean
   readonly deadlineExceeded: () => Effect.Effect<never, TimeoutError>
@@ -91,8 +95,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         HttpClientRequest.setHeader("authorization", Redacted.value(appJwt)),
         HttpClientRequest.bodyUnsafeJson({ ext_consumer_id: issuance.consumerId })
       )
+      const queuedAt = yield* Clock.currentTimeMillis
       yield* gate.enter
-      const left = issuance.deadlineAt - (yield* Clock.currentTimeMillis)
+      const now = yield* Clock.currentTimeMillis
+      issuance.deadlineAt += now - queuedAt
+      const left = issuance.deadlineAt - now
       if (left <= 0) {
         yield* gate.leave({ _tag: "Failed" })
         return yield* issuance.deadlineExceeded()
@@ -182,7 +189,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Effect.retry(RetryPolicy.schedule(
           policy,
           (error: ConsumerJwsError) => "endpoint" in error && error.endpoint === "idp" && isRetryable(error),
-          deadlineAt
+          () => issuance.deadlineAt
         )),
         Effect.either
       )

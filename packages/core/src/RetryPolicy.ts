@@ -13,8 +13,9 @@ export interface Settings {
   readonly attemptTimeout: Duration.Duration
   /**
    * How long one operation (an issuance, a lookup, an AppJWT), all retries and waits included, may
-   * take. An issuance's deadline bounds its IDP attempts and waits; the domain and AppJWT it needs
-   * are bounded by their own lookups' deadlines.
+   * take. An issuance's deadline bounds its IDP attempts and backoff, not the time it queues at a
+   * `RequestGate` (a batch's rate limit); the domain and AppJWT it needs are bounded by their own
+   * lookups' deadlines.
    */
   readonly deadline: Duration.Duration
   /** The most requests made for one operation, the first included. */
@@ -90,13 +91,13 @@ export const retryAfterFloor = (error: ConsumerJwsError.ConsumerJwsError): Durat
 /**
  * The retry schedule of a policy: exponential backoff with full jitter, capped, with the error's
  * `Retry-After` as a floor, for at most `maxAttempts` attempts in all, only while `shouldRetry`
- * holds for the error, and never waiting past `deadlineAt` (the next attempt then finds no time left).
+ * holds for the error, and never waiting past `deadlineAt()` (the next attempt then finds no time left).
  */
 export const schedule = <E extends ConsumerJwsError.ConsumerJwsError>(
   settings: Settings,
   shouldRetry: (error: E) => boolean = ConsumerJwsError.isRetryable,
-  /** Epoch millis by which the operation must end: no wait goes past it. */
-  deadlineAt: number = Number.POSITIVE_INFINITY
+  /** Epoch millis by which the operation must end, read before each wait (the caller's deadline may move). */
+  deadlineAt: () => number = () => Number.POSITIVE_INFINITY
 ): Schedule.Schedule<unknown, E> =>
   Schedule.exponential(settings.baseDelay).pipe(
     Schedule.intersect(Schedule.identity<E>()),
@@ -107,7 +108,7 @@ export const schedule = <E extends ConsumerJwsError.ConsumerJwsError>(
         (jittered, now) =>
           Duration.millis(Math.min(
             Math.max(Math.floor(jittered), Duration.toMillis(retryAfterFloor(error))),
-            Math.max(0, deadlineAt - now)
+            Math.max(0, deadlineAt() - now)
           ))
       )
     ),

@@ -61,6 +61,10 @@ export interface Gate extends RequestGate.Gate {
 // The measured send rate is smoothed per half-second bucket, as AWS's adaptive mode does.
 const bucketMillis = 500
 const smoothing = 0.8
+// A request waiting for its slot looks at least this often whether the rate changed under it.
+const recheckMillis = 250
+// The adaptive rate growing by this factor re-paces the requests waiting at the old rate.
+const repaceGrowth = 1.25
 
 interface State {
   pausedUntil: number
@@ -68,6 +72,9 @@ interface State {
   adaptiveRate: number | undefined
   lastMaxRate: number
   lastThrottleAt: number
+  /** Bumped when the rate changes enough that slots reserved at the old one are void. */
+  epoch: number
+  epochRate: number
   measuredRate: number
   bucketStart: number
   bucketCount: number
@@ -91,6 +98,8 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       adaptiveRate: undefined,
       lastMaxRate: 0,
       lastThrottleAt: 0,
+      epoch: 0,
+      epochRate: 0,
       measuredRate: 0,
       bucketStart: 0,
       bucketCount: 0,
@@ -107,6 +116,20 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
         : settings.rate === undefined
         ? state.adaptiveRate
         : Math.min(settings.rate, state.adaptiveRate)
+
+    // The rate being sent: the smoothed measure, or until the first half-second bucket has closed,
+    // the bucket so far (a first 429 can come within milliseconds of the start).
+    const sendingRate = (now: number): number =>
+      state.measuredRate > 0
+        ? state.measuredRate
+        : state.bucketCount * 1000 / Math.max(now - state.bucketStart, bucketMillis / 5)
+
+    // Slots reserved at the old rate are given up (see `enter`) and reserved again from now.
+    const repace = (now: number) => {
+      state.epoch++
+      state.epochRate = state.adaptiveRate ?? 0
+      state.nextSlot = now
+    }
 
     const measure = (now: number) => {
       // A pause after a 429 is not a measure of what can be sent: a bucket that spans one restarts
@@ -166,12 +189,21 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
         const now = yield* Clock.currentTimeMillis
         const decision = reserve(now)
         if (decision._tag === "Go") break
-        yield* Effect.sleep(decision.millis)
-        if (decision._tag === "Wait") {
-          // The slot is ours; go unless a 429 arrived while we waited, then sit out its pause.
-          const after = yield* Clock.currentTimeMillis
-          if (after >= state.pausedUntil) break
+        if (decision._tag === "Paused") {
+          yield* Effect.sleep(decision.millis)
+          continue
         }
+        // The slot is ours unless the rate changes while we wait: a 429 (then sit out its pause) or
+        // a recovery that leaves slots reserved at a low rate far too late (16 fibers at 0.5/s would
+        // hold slots 32 s ahead). Then reserve again at the new rate.
+        const epoch = state.epoch
+        const slotAt = now + decision.millis
+        let at = now
+        while (at < slotAt && state.epoch === epoch) {
+          yield* Effect.sleep(Math.min(Math.ceil(slotAt - at), recheckMillis))
+          at = yield* Clock.currentTimeMillis
+        }
+        if (state.epoch === epoch && at >= state.pausedUntil) break
       }
       while (true) {
         const now = yield* Clock.currentTimeMillis
@@ -189,13 +221,14 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       // when the first 429 came): lower the rate once per episode, as CUBIC does once per loss window.
       if (pausedAlready) return
       measure(now)
-      const current = state.adaptiveRate === undefined
-        ? Math.max(state.measuredRate, state.bucketCount * 1000 / Math.max(now - state.bucketStart, 1), settings.minRate)
-        : Math.min(state.adaptiveRate, Math.max(state.measuredRate, settings.minRate))
+      // Cut from what was being sent (AWS: the measured rate, or the adaptive one when lower).
+      const sending = Math.max(sendingRate(now), settings.minRate)
+      const current = state.adaptiveRate === undefined ? sending : Math.min(state.adaptiveRate, sending)
       state.lastMaxRate = current
       state.lastThrottleAt = now
       state.adaptiveRate = Math.max(settings.minRate, current * settings.beta)
       state.decreases++
+      repace(state.pausedUntil)
     }
 
     const recover = (now: number) => {
@@ -208,6 +241,7 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       // grow the rate to something the server never accepted.
       const next = Math.max(settings.minRate, Math.min(cubic, 2 * Math.max(state.measuredRate, settings.minRate)))
       state.adaptiveRate = Math.max(state.adaptiveRate, next)
+      if (state.adaptiveRate >= state.epochRate * repaceGrowth) repace(now)
     }
 
     const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> =>

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber } from "effect"
+import { RetryPolicy } from "@consumer-jws/core"
+import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Summary } from "../src/index.js"
-import { consumerIds, ids, readJsonl, run, start, tempDir, writeFile } from "./support/Harness.js"
+import { consumerIds, fastRetries, ids, readJsonl, run, start, tempDir, writeFile } from "./support/Harness.js"
 
 describe("Batch.run", () => {
   it.scopedLive("issues 10,000 IDs, exactly one record per ID, one token per ID at the IDP", () =>
@@ -169,6 +170,43 @@ describe("resume", () => {
 })
 
 describe("faults", () => {
+  // The emulator does not count requests arriving within 100 ms of a 429 (those other fibers had
+  // already sent before the 429 reached the client). The gate stops every request started after the
+  // 429 arrived, on every fiber; without it the retries of all fibers land inside the Retry-After.
+  it.scopedLive("a 429 storm at concurrency 16: no request arrives inside a Retry-After; every ID is issued", () =>
+    Effect.gen(function*() {
+      // The server's own limit (a token bucket at 150/s, beyond it 429 + Retry-After 1 s) and a few random 429s.
+      const { client, emulator } = yield* start({ faults: { rateLimitPerSecond: 150, rate429: 0.01, retryAfterSeconds: 1 } })
+      const dir = yield* tempDir
+      const all = ids(600, "s")
+      const output = Path.join(dir, "out.jsonl")
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", all.join("\n")), output, concurrency: 16 })
+      const stats = yield* emulator.stats
+      // Injected 429s always come; the server's own limit only when the machine is fast enough to reach it.
+      const sent429 = stats.faults.rateLimited + stats.faults["429"]
+      assert.isTrue(sent429 > 0)
+      assert.strictEqual(stats.requestsDuringRetryAfter, 0, `${stats.requestsDuringRetryAfter} for ${sent429} 429s`)
+      assert.strictEqual(summary.counts.issued, 600)
+      assert.isTrue(summary.rateLimited > 0)
+      assert.strictEqual(new Set(consumerIds(output)).size, 600)
+    }), { timeout: 120_000 })
+
+  it.scopedLive("rows queued behind a slow rate do not fail on their deadline", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const output = Path.join(dir, "out.jsonl")
+      // 40 fibers at 10 requests/s: the last row waits 4 s for its turn, four times its deadline.
+      const summary = yield* Batch.run({
+        input: writeFile(dir, "in.txt", ids(40).join("\n")),
+        output,
+        concurrency: 40,
+        rate: 10,
+        progress: "none"
+      }).pipe(Effect.provide(Layer.merge(client, RetryPolicy.layer({ ...fastRetries, deadline: Duration.seconds(1) }))))
+      assert.strictEqual(summary.counts.issued, 40, JSON.stringify(summary.errors))
+    }))
+
   it.scopedLive("one at a time, no request ever arrives inside a Retry-After", () =>
     Effect.gen(function*() {
       const { client, emulator } = yield* start({ faults: { rate429: 0.1, retryAfterSeconds: 1 } })

@@ -122,4 +122,44 @@ describe("Gate", () => {
       assert.strictEqual(decreases, 10)
       assert.isAbove(adaptiveRate ?? 0, 28) // 34 here; 21 when pauses counted as slow sending
     }))
+
+  it.effect("a 429 soon after a pause cuts from the rate being sent, not from the floor", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      // Sixteen requests at once, and a 429 50 ms later, before any half-second measuring bucket closed.
+      for (let i = 0; i < 16; i++) yield* gate.enter
+      yield* TestClock.adjust(50)
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 1000 })
+      const first = (yield* gate.stats).adaptiveRate!
+      yield* TestClock.adjust(950)
+      // At the adaptive rate for 400 ms after the pause, then another 429: again no bucket has closed.
+      const sender = yield* Effect.fork(Effect.forever(gate.enter))
+      yield* TestClock.adjust(400)
+      yield* Fiber.interrupt(sender)
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 1000 })
+      const second = (yield* gate.stats).adaptiveRate!
+      // 0.5 (the floor) when only closed buckets counted.
+      assert.isAbove(second, first * 0.5, `${first} then ${second}`)
+    }))
+
+  it.effect("requests waiting at a low rate are paced again when it recovers, not held to their old slots", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      // One request in 10 s, then a 429: the rate drops to its floor, 0.5/s.
+      yield* gate.enter
+      yield* TestClock.adjust(10_000)
+      yield* gate.leave({ _tag: "Answered", status: 429, retryAfterMillis: 1 })
+      assert.strictEqual((yield* gate.stats).adaptiveRate, 0.5)
+      // Sixteen fibers each sending one request after the other, every answer a success.
+      let started = 0
+      const send = Effect.zipRight(gate.enter, Effect.sync(() => started++)).pipe(
+        Effect.zipRight(gate.leave({ _tag: "Answered", status: 201, retryAfterMillis: undefined }))
+      )
+      const fibers = yield* Effect.forEach(Array.from({ length: 16 }), () => Effect.fork(Effect.forever(send)))
+      for (let i = 0; i < 100; i++) yield* TestClock.adjust(100)
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+      // The rate regrows over these 10 s; slots first reserved at 0.5/s would hold the sixteen
+      // fibers 2 s apart for 32 s (6 requests in these 10 s).
+      assert.isAbove(started, 50)
+    }))
 })
