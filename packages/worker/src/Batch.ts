@@ -414,7 +414,12 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
         onOutcome: recordThreaded,
         stopping: () => stopping,
         shard: options.shard
-      })).pipe(Effect.provideService(RequestGate.RequestGate, gate))
+      })).pipe(
+        Effect.provideService(RequestGate.RequestGate, gate),
+        // A batch is traced as a whole (`Batch.run`), not per ID: a span per issuance and per
+        // HTTP request would be millions of spans, and building them is a fifth of the CPU per ID.
+        Effect.withTracerEnabled(false)
+      )
 
     let total: number | undefined
     const snapshot = (previous: { readonly rows: number; readonly atMillis: number } | undefined) =>

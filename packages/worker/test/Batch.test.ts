@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@consumer-jws/core"
-import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Summary } from "../src/index.js"
@@ -28,6 +28,30 @@ describe("Batch.run", () => {
       // after the server had answered, which a loaded CI machine can cause.
       assert.isAtMost(stats.duplicateIssuances, summary.retries)
       assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
+    }))
+})
+
+describe("tracing", () => {
+  it.scopedLive("a batch is one span, not a span per ID and per request", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const names: Array<string> = []
+      const native = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return native.span(name, ...rest)
+        },
+        context: (f) => f()
+      })
+      const summary = yield* run(client, { input: writeFile(dir, "in.txt", ids(20).join("\n")), output: Path.join(dir, "out.jsonl") }).pipe(
+        Effect.withTracer(recording)
+      )
+      assert.strictEqual(summary.counts.issued, 20)
+      assert.include(names, "Batch.run")
+      assert.notInclude(names, "ConsumerJwsIssuer.issueOutcome")
+      assert.isAtMost(names.length, 10, names.join(", "))
     }))
 })
 
