@@ -205,7 +205,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       const outcome = yield* issueOutcome(consumerId)
       return outcome._tag === "Issued" ? outcome.issued : yield* Effect.fail(outcome.error)
     }),
-    issueOutcome: (consumerId) => issueOutcome(consumerId).pipe(Effect.withSpan("ConsumerJwsIssuer.issueOutcome"))
+    // No stack trace captured for this span: it is built once per ID, and a trace costs more than the span.
+    issueOutcome: (consumerId) =>
+      issueOutcome(consumerId).pipe(Effect.withSpan("ConsumerJwsIssuer.issueOutcome", { captureStackTrace: false }))
   })
 })
 

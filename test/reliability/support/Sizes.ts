@@ -22,9 +22,10 @@ export const sizes = soak
   }
   : {
     // Not the 5,000 of the issue: with 2% 429s every ~50th request pauses every fiber for its 1 s
-    // Retry-After, which caps this mix near 50 IDs/s, and the adaptive rate makes the run's length
-    // vary widely (400 IDs took 13 s to over a minute here), so 5,000 would take many minutes of CI.
-    faultSoakIds: 300,
+    // Retry-After (over 100 s of pauses for 5,000 IDs), and the adaptive rate, cut at each 429,
+    // settles near 30 requests/s between pauses: 5,000 IDs took 280 s here (`SOAK=1 SOAK_IDS=5000`),
+    // most of a CI budget. 1,000 take about 55 s.
+    faultSoakIds: 1_000,
     crashIds: 3_000,
     appJwtIds: 1_200,
     movingDomainIds: 1_200,

@@ -2,7 +2,7 @@
  * One HTTP exchange with a LivePerson endpoint: a per-attempt timeout, a bounded body, transport
  * failures mapped to the flow's errors, and `Retry-After` parsed. Internal to core.
  */
-import { HttpClient, type HttpClientError, type HttpClientRequest } from "@effect/platform"
+import { type Headers, HttpClient, type HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Duration, Effect, Option, ParseResult, Schema, Stream } from "effect"
 import {
   type Endpoint,
@@ -49,8 +49,12 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
   return error.reason
 }
 
-const readBody = (response: import("@effect/platform").HttpClientResponse.HttpClientResponse, endpoint: Endpoint) => {
-  const declared = Number(response.headers["content-length"])
+const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  headers: Headers.Headers,
+  endpoint: Endpoint
+) => {
+  const declared = Number(headers["content-length"])
   // Built only when needed: an error captures a stack trace, too costly for every response.
   const tooLarge = () =>
     new UnexpectedResponseError({
@@ -88,15 +92,17 @@ export const exchange = (
   attemptTimeout: Duration.Duration
 ): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> =>
   client.execute(request).pipe(
-    Effect.flatMap((response) =>
-      Effect.zip(readBody(response, endpoint), Clock.currentTimeMillis).pipe(
+    Effect.flatMap((response) => {
+      // Read once: a response's `headers` may be built anew on each access (undici's are).
+      const headers = response.headers
+      return Effect.zip(readBody(response, headers, endpoint), Clock.currentTimeMillis).pipe(
         Effect.map(([body, now]): Reply => ({
           status: response.status,
           body,
-          retryAfterMillis: parseRetryAfter(response.headers["retry-after"], now)
+          retryAfterMillis: parseRetryAfter(headers["retry-after"], now)
         }))
       )
-    ),
+    }),
     Effect.catchTags({
       RequestError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) })),
       ResponseError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) }))
