@@ -9,6 +9,7 @@ import type { CliApp } from "@effect/cli"
 import type { HttpClient } from "@effect/platform"
 import { Cause, Console, Effect, Exit, FiberRef, Option } from "effect"
 import { createRequire } from "node:module"
+import { stripVTControlCharacters } from "node:util"
 import * as BatchCommand from "./BatchCommand.js"
 import * as DecodeCommand from "./DecodeCommand.js"
 import * as DemoCommand from "./DemoCommand.js"
@@ -123,10 +124,36 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<ExitCode.ExitCode> =
   )
 }
 
+/** Whether a stream may hold colour codes: a terminal, and `NO_COLOR` unset (https://no-color.org). */
+const colours = (stream: { readonly isTTY?: boolean }): boolean =>
+  stream.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+
+/**
+ * The console with colour codes taken out of what goes to a stream that is not a terminal:
+ * `@effect/cli` always styles its help, which piped into a file or a pager would show as `^[[0;1m`.
+ */
+const plainWhereNotTerminal = (console: Console.Console): Console.Console => {
+  const toStdout = colours(process.stdout) ? (text: unknown) => text : plainText
+  const toStderr = colours(process.stderr) ? (text: unknown) => text : plainText
+  return {
+    ...console,
+    log: (...args) => console.log(...args.map(toStdout)),
+    error: (...args) => console.error(...args.map(toStderr)),
+    unsafe: {
+      ...console.unsafe,
+      log: (...args) => console.unsafe.log(...args.map(toStdout)),
+      error: (...args) => console.unsafe.error(...args.map(toStderr))
+    }
+  }
+}
+
+const plainText = (text: unknown): unknown => typeof text === "string" ? stripVTControlCharacters(text) : text
+
 /** Runs a command line (`process.argv`: the runtime and script first). See {@link exitCode} for its code. */
 export const run = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, unknown, CliApp.CliApp.Environment | HttpClient.HttpClient> => cli(argv)
+): Effect.Effect<void, unknown, CliApp.CliApp.Environment | HttpClient.HttpClient> =>
+  Console.consoleWith((console) => Console.withConsole(cli(argv), plainWhereNotTerminal(console)))
 
 /**
  * Runs a command line to its exit code, and hands the code to `onExitCode` even when a signal

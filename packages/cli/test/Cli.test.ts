@@ -61,8 +61,15 @@ describe.concurrent("consumer-jws", () => {
     for (const command of ["issue", "batch", "emulator", "decode", "domains", "demo"]) {
       assert.include(help.stdout, `- ${command}`)
     }
+    // Piped, not a terminal: plain text, no colour codes.
+    assert.notInclude(help.stdout, "\u001b[")
     const batchHelp = await CliProcess.run(["batch", "--help"])
     assert.include(batchHelp.stdout, "--resume")
+    assert.notInclude(batchHelp.stdout, "\u001b[")
+    const usage = await CliProcess.run(["batch"])
+    assert.strictEqual(usage.code, 2)
+    assert.include(usage.stderr, "--output")
+    assert.notInclude(usage.stderr, "\u001b[")
     assert.include(batchHelp.stdout, "$ consumer-jws batch consumers.csv --output tokens.jsonl")
     const version = await CliProcess.run(["--version"])
     assert.strictEqual(version.code, 0)
