@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@consumer-jws/core"
-import { Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
+import { Duration, Effect, Fiber, Layer, Tracer } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Summary } from "../src/index.js"
-import { consumerIds, fastRetries, ids, readJsonl, run, start, tempDir, writeFile } from "./support/Harness.js"
+import { consumerIds, fastRetries, ids, readJsonl, run, start, stopOnceIssued, tempDir, writeFile } from "./support/Harness.js"
 
 describe("Batch.run", () => {
   it.scopedLive("issues 10,000 IDs, exactly one record per ID, one token per ID at the IDP", () =>
@@ -300,20 +300,7 @@ describe("interruption", () => {
       const all = ids(2000, "i")
       const input = writeFile(dir, "in.txt", all.join("\n"))
       const output = Path.join(dir, "out.jsonl")
-      const stop = yield* Deferred.make<void>()
-      let stopped = false
-      const summary = yield* run(client, {
-        input,
-        output,
-        stop: Deferred.await(stop),
-        progressInterval: Duration.millis(50),
-        onProgress: (snapshot) => {
-          if (!stopped && snapshot.issued >= 100) {
-            stopped = true
-            Effect.runSync(Deferred.succeed(stop, undefined))
-          }
-        }
-      })
+      const summary = yield* run(client, { input, output, ...(yield* stopOnceIssued(100)) })
       assert.strictEqual(summary.outcome, "interrupted")
       assert.strictEqual(Batch.exitCode(summary), 130)
       assert.isTrue(summary.counts.issued >= 100 && summary.counts.issued < 2000)

@@ -2,11 +2,11 @@ import { ConsumerJwsClient, RetryPolicy } from "@consumer-jws/core"
 import type { Emulator } from "@consumer-jws/emulator"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Threads } from "../src/index.js"
-import { consumerIds, fastRetries, ids, readJsonl, start, tempDir, writeFile } from "./support/Harness.js"
+import { consumerIds, fastRetries, ids, readJsonl, start, stopOnceIssued, tempDir, writeFile } from "./support/Harness.js"
 
 const settingsOf = (emulator: Emulator.Emulator, clientSecret?: string) =>
   ConsumerJwsClient.makeSettings({
@@ -107,20 +107,7 @@ describe("Batch.runThreaded", () => {
       const all = ids(2000, "i")
       const input = writeFile(dir, "in.txt", all.join("\n"))
       const output = Path.join(dir, "out.jsonl")
-      const stop = yield* Deferred.make<void>()
-      let stopped = false
-      const summary = yield* runThreaded(emulator, {
-        input,
-        output,
-        stop: Deferred.await(stop),
-        progressInterval: Duration.millis(50),
-        onProgress: (snapshot) => {
-          if (!stopped && snapshot.issued >= 100) {
-            stopped = true
-            Effect.runSync(Deferred.succeed(stop, undefined))
-          }
-        }
-      })
+      const summary = yield* runThreaded(emulator, { input, output, ...(yield* stopOnceIssued(100)) })
       assert.strictEqual(summary.outcome, "interrupted")
       assert.isTrue(summary.counts.issued >= 100 && summary.counts.issued < 2000)
       assert.strictEqual(consumerIds(output).length, summary.counts.issued)

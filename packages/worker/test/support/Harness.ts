@@ -1,9 +1,9 @@
 /** Test support: an emulator, the core client against it, and temporary files. */
 import { ConsumerJwsClient, RetryPolicy } from "@consumer-jws/core"
-import { Batch } from "../../src/index.js"
+import { Batch, type Progress } from "../../src/index.js"
 import { Emulator } from "@consumer-jws/emulator"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
-import { Duration, Effect, Layer, Redacted } from "effect"
+import { Deferred, Duration, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -64,3 +64,17 @@ export const run = (client: Client, options: Batch.Input) =>
 
 /** The consumer IDs of an output's records, in file order. */
 export const consumerIds = (path: string) => readJsonl(path).map((r) => r.consumer_id)
+
+/**
+ * Batch options that ask the run to stop once `issued` IDs are issued, seen at a progress report
+ * (every 50 ms): a stop request in the middle of a run, as Ctrl-C makes one.
+ */
+export const stopOnceIssued = (issued: number) =>
+  Effect.map(Deferred.make<void>(), (stop) => ({
+    stop: Deferred.await(stop),
+    progressInterval: Duration.millis(50),
+    onProgress: (snapshot: Progress.Snapshot) => {
+      // A second `succeed` on a completed Deferred does nothing.
+      if (snapshot.issued >= issued) Effect.runSync(Deferred.succeed(stop, undefined))
+    }
+  }))
