@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { UndiciHttpClient } from "@consumer-jws/core"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
 import * as Cli from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
@@ -12,7 +13,7 @@ import * as ExitCode from "./ExitCode.js"
 // Logs go to stderr: stdout holds results only.
 const MainLive = Layer.mergeAll(
   NodeContext.layer,
-  NodeHttpClient.layerUndici,
+  UndiciHttpClient.layer,
   Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
 )
 

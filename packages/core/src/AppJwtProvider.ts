@@ -121,7 +121,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           new TimeoutError({ endpoint: "sentinel", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) })
       })
     )
-  })
+    // A span per renewal, not per `get`: `get` runs once per issuance, almost always from the cache.
+  }).pipe(Effect.withSpan("AppJwtProvider.renew"))
 
   // Requests to Sentinel completed, and the failure of the last one (shared with the callers that waited on it).
   let fetches = 0
@@ -152,7 +153,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         return entry.token
       })
     )
-  }).pipe(Effect.withSpan("AppJwtProvider.get"))
+  })
 
   return AppJwtProvider.of({
     get,

@@ -205,9 +205,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       const outcome = yield* issueOutcome(consumerId)
       return outcome._tag === "Issued" ? outcome.issued : yield* Effect.fail(outcome.error)
     }),
-    // No stack trace captured for this span: it is built once per ID, and a trace costs more than the span.
-    issueOutcome: (consumerId) =>
-      issueOutcome(consumerId).pipe(Effect.withSpan("ConsumerJwsIssuer.issueOutcome", { captureStackTrace: false }))
+    // No span: this is the bulk path, run once per ID, and a span costs even with tracing off
+    // (measured: ~10% of a batch's CPU). A batch is traced as a whole.
+    issueOutcome
   })
 })
 

@@ -48,3 +48,6 @@ export * as RequestGate from "./RequestGate.js"
 
 /** Timeouts and retries as data. */
 export * as RetryPolicy from "./RetryPolicy.js"
+
+/** An HTTP client on undici whose per-request time limit costs no fiber: the fast transport for bulk issuance. */
+export * as UndiciHttpClient from "./UndiciHttpClient.js"

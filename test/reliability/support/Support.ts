@@ -2,8 +2,8 @@
  * Shared pieces of the reliability tests: the client against an emulator (or any CSDS URL), temporary
  * directories, the results file read back, small node:http servers, and the built CLI as a process.
  */
-import { ConsumerJwsClient, RetryPolicy } from "@consumer-jws/core"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { ConsumerJwsClient, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
+import { NodeContext } from "@effect/platform-node"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -46,7 +46,7 @@ export const clientLayer = (
     csdsUrl: overrides.csdsUrl ?? target.url,
     renewBefore: overrides.renewBefore
   })).pipe(
-    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.provide(UndiciHttpClient.layer),
     Layer.merge(NodeContext.layer),
     // Provided to the client's construction too: the domain cache runs its lookups in the context the
     // layer was built in, so a policy merged alongside would not reach them (see GUARANTEES.md).

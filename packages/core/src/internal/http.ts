@@ -12,6 +12,7 @@ import {
   TransportError,
   UnexpectedResponseError
 } from "../ConsumerJwsError.js"
+import * as UndiciHttpClient from "../UndiciHttpClient.js"
 import { maskTokens } from "./jwt.js"
 
 /** The largest response body read: LivePerson's answers are a few hundred bytes. */
@@ -81,37 +82,58 @@ const readBody = (
   )
 }
 
+/** A client for LivePerson's endpoints: requests carry only what the API documents. */
+export interface Client {
+  readonly http: HttpClient.HttpClient
+  /** Whether `http` bounds each request itself (`UndiciHttpClient`): no forked race per request then. */
+  readonly timesOutItself: boolean
+}
+
+/** The client with tracing headers off: requests carry only what the API documents. */
+export const plainClient = (client: HttpClient.HttpClient): Client => ({
+  http: client.pipe(HttpClient.withTracerPropagation(false)),
+  timesOutItself: UndiciHttpClient.isUndiciHttpClient(client)
+})
+
 /**
  * Sends `request` and reads its answer within `attemptTimeout`. Fails only with a timeout, a
  * transport failure or an oversized body; every status is returned for the caller to map.
  */
 export const exchange = (
-  client: HttpClient.HttpClient,
+  client: Client,
   request: HttpClientRequest.HttpClientRequest,
   endpoint: Endpoint,
   attemptTimeout: Duration.Duration
-): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> =>
-  client.execute(request).pipe(
+): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> => {
+  const timedOut = () => new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(attemptTimeout) })
+  const failed = (error: HttpClientError.HttpClientError) =>
+    Effect.fail(
+      error.cause instanceof UndiciHttpClient.RequestTimedOut ? timedOut() : new TransportError({ endpoint, reason: transportReason(error) })
+    )
+  const answer = client.http.execute(request).pipe(
     Effect.flatMap((response) => {
-      // Read once: a response's `headers` may be built anew on each access (undici's are).
+      // Read once: a response's `headers` may be built anew on each access.
       const headers = response.headers
-      return Effect.zip(readBody(response, headers, endpoint), Clock.currentTimeMillis).pipe(
-        Effect.map(([body, now]): Reply => ({
-          status: response.status,
-          body,
-          retryAfterMillis: parseRetryAfter(headers["retry-after"], now)
-        }))
+      const retryAfter = headers["retry-after"]
+      return readBody(response, headers, endpoint).pipe(
+        Effect.flatMap((body) =>
+          retryAfter === undefined
+            ? Effect.succeed<Reply>({ status: response.status, body, retryAfterMillis: undefined })
+            : Effect.map(Clock.currentTimeMillis, (now): Reply => ({
+              status: response.status,
+              body,
+              retryAfterMillis: parseRetryAfter(retryAfter, now)
+            }))
+        )
       )
     }),
-    Effect.catchTags({
-      RequestError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) })),
-      ResponseError: (error) => Effect.fail(new TransportError({ endpoint, reason: transportReason(error) }))
-    }),
-    Effect.timeoutFail({
-      duration: attemptTimeout,
-      onTimeout: () => new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(attemptTimeout) })
-    })
+    Effect.catchTags({ RequestError: failed, ResponseError: failed })
   )
+  return client.timesOutItself
+    // A timer in the client aborts the request: no fiber forked per request for a race.
+    ? UndiciHttpClient.withTimeout(attemptTimeout)(answer)
+    : Effect.timeoutFail(answer, { duration: attemptTimeout, onTimeout: timedOut })
+}
 
 /** Parses a JSON body, or `None` when it is not JSON. */
 export const parseJson = (body: string): Option.Option<unknown> => {
@@ -157,7 +179,3 @@ export const unexpected = (endpoint: Endpoint, reply: Reply, reason: string): Un
 
 const optionalRetryAfter = (reply: Reply): { retryAfterMillis?: number } =>
   reply.retryAfterMillis === undefined ? {} : { retryAfterMillis: reply.retryAfterMillis }
-
-/** The client with tracing headers off: requests carry only what the API documents. */
-export const plainClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  client.pipe(HttpClient.withTracerPropagation(false))

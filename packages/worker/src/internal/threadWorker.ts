@@ -5,10 +5,9 @@
  *
  * @internal
  */
-import { ConsumerJwsClient, ConsumerJwsIssuer, RequestGate, RetryPolicy } from "@consumer-jws/core"
+import { ConsumerJwsClient, ConsumerJwsIssuer, RequestGate, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
 import { WorkerRunner } from "@effect/platform"
 // Subpaths, not the index: a thread starts faster without the modules it never uses.
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
 import { Clock, Context, Effect, Layer, Queue, Schema, Stream } from "effect"
@@ -100,7 +99,7 @@ const threadLayer = (init: Protocol.InitialMessage) => {
     domainTtl: init.domainTtl,
     renewBefore: init.renewBefore
   }
-  const client = ConsumerJwsClient.layer(settings).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  const client = ConsumerJwsClient.layer(settings).pipe(Layer.provide(UndiciHttpClient.layer))
   // A fixed set of fibers taking jobs from a queue, rather than a fiber per ID behind a semaphore:
   // an Effect semaphore wakes every waiter on each release, which with hundreds of IDs waiting cost
   // several times the CPU of the requests.

@@ -1,8 +1,8 @@
 /** Test support: an emulator, the core client against it, and temporary files. */
-import { ConsumerJwsClient, RetryPolicy } from "@consumer-jws/core"
+import { ConsumerJwsClient, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
 import { Batch, type Progress } from "../../src/index.js"
 import { Emulator } from "@consumer-jws/emulator"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -28,7 +28,7 @@ export const start = (options: Emulator.Options = {}, clientSecret?: string) =>
       clientSecret: clientSecret === undefined ? emulator.clientSecret : Redacted.make(clientSecret),
       csdsUrl: emulator.url
     })).pipe(
-      Layer.provide(NodeHttpClient.layerUndici),
+      Layer.provide(UndiciHttpClient.layer),
       Layer.merge(NodeContext.layer),
       Layer.merge(RetryPolicy.layer(fastRetries))
     )
