@@ -36,21 +36,25 @@ const decodeClaims = Schema.decodeUnknownEither(ConsumerJwsClaims)
 
 const invalid = (reason: string) => new InvalidInputError({ field: "ConsumerJWS", reason })
 
+const notConsumerJws = (error: ParseResult.ParseError) =>
+  invalid(`its claims are not a ConsumerJWS's: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+
 /**
  * Decodes the header and claims of any ConsumerJWS, without verifying its signature (the key is
  * LivePerson's). Accepts the token as a string or `Redacted`.
  */
 export const decodeEither = (
   token: string | Redacted.Redacted<string>
-): Either.Either<DecodedConsumerJws, InvalidInputError> =>
-  Jwt.decode(Redacted.isRedacted(token) ? Redacted.value(token) : token.trim()).pipe(
-    Either.mapLeft(invalid),
-    Either.flatMap(({ header, payload }) =>
-      Either.all({ header: decodeHeader(header), claims: decodeClaims(payload) }).pipe(
-        Either.mapLeft((error) => invalid(`its claims are not a ConsumerJWS's: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
-      )
-    )
-  )
+): Either.Either<DecodedConsumerJws, InvalidInputError> => {
+  // Plain code rather than `Either` combinators: this runs once per token issued.
+  const jws = Jwt.decode(Redacted.isRedacted(token) ? Redacted.value(token) : token.trim())
+  if (Either.isLeft(jws)) return Either.left(invalid(jws.left))
+  const header = decodeHeader(jws.right.header)
+  if (Either.isLeft(header)) return Either.left(notConsumerJws(header.left))
+  const claims = decodeClaims(jws.right.payload)
+  if (Either.isLeft(claims)) return Either.left(notConsumerJws(claims.left))
+  return Either.right({ header: header.right, claims: claims.right })
+}
 
 /** {@link decodeEither} as an Effect. */
 export const decode = (token: string | Redacted.Redacted<string>): Effect.Effect<DecodedConsumerJws, InvalidInputError> =>

@@ -3,7 +3,7 @@
  * failures mapped to the flow's errors, and `Retry-After` parsed. Internal to core.
  */
 import { type Headers, HttpClient, type HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Option, ParseResult, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import {
   type Endpoint,
   RateLimitedError,
@@ -144,15 +144,19 @@ export const parseJson = (body: string): Option.Option<unknown> => {
   }
 }
 
+/** A decoder of JSON bodies with `schema`, built once: it fails with a short reason (never the body itself). */
+export const jsonDecoder = <A, I>(schema: Schema.Schema<A, I>): (body: string) => Either.Either<A, string> => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (body) =>
+    Option.match(parseJson(body), {
+      onNone: () => Either.left("the body is not JSON"),
+      onSome: (json) =>
+        Either.mapLeft(decode(json), (error) => ParseResult.TreeFormatter.formatErrorSync(error).split("\n").slice(0, 3).join(" "))
+    })
+}
+
 /** Decodes a JSON body with `schema`; fails with a short reason (never the body itself). */
-export const decodeJson = <A, I>(body: string, schema: Schema.Schema<A, I>): Effect.Effect<A, string> =>
-  Option.match(parseJson(body), {
-    onNone: () => Effect.fail("the body is not JSON"),
-    onSome: (json) =>
-      Schema.decodeUnknown(schema)(json).pipe(
-        Effect.mapError((error) => ParseResult.TreeFormatter.formatErrorSync(error).split("\n").slice(0, 3).join(" "))
-      )
-  })
+export const decodeJson = <A, I>(body: string, schema: Schema.Schema<A, I>): Effect.Effect<A, string> => jsonDecoder(schema)(body)
 
 /**
  * Passes a 2xx reply through and maps the statuses every endpoint shares: 429 to `RateLimitedError`,
