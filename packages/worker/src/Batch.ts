@@ -17,6 +17,7 @@ import {
 } from "./BatchError.js"
 import * as Gate from "./Gate.js"
 import { Histogram } from "./internal/histogram.js"
+import { IdSet } from "./internal/idSet.js"
 import * as InputSource from "./internal/input.js"
 import * as Output from "./internal/output.js"
 import * as Progress from "./Progress.js"
@@ -266,9 +267,10 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
     })
     const gate = yield* Gate.make({ rate: options.rate })
     const tally = new Tally()
-    const issuedBefore = resumed?.issued ?? new Set<string>()
+    const issuedBefore = resumed?.issued ?? new IdSet()
     const rejectedBefore = resumed?.rejectedLines ?? new Set<number>()
-    const seen = new Set<string>()
+    // Every ID taken from this input: for a million rows, digests, not strings (see IdSet).
+    const seen = new IdSet()
 
     let stopping = false
     const stopped = yield* Deferred.make<StopReason>()
@@ -316,18 +318,15 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
           yield* reject(row.line, value, "InvalidInputError", `a consumer ID ${reason}`)
           continue
         }
-        if (issuedBefore.has(value)) {
-          // Moved to `seen` so a later copy in this input counts as a duplicate.
-          issuedBefore.delete(value)
-          seen.add(value)
-          tally.alreadyIssued++
-          continue
-        }
-        if (seen.has(value)) {
+        if (!seen.add(value)) {
           tally.duplicates++
           continue
         }
-        seen.add(value)
+        // The first copy of an ID issued by an earlier run is skipped; later copies are duplicates.
+        if (issuedBefore.has(value)) {
+          tally.alreadyIssued++
+          continue
+        }
         yield* Queue.offer(queue, value)
       }
       yield* Queue.offerAll(queue, Array.from({ length: options.concurrency }, () => end))

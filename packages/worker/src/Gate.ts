@@ -187,7 +187,7 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       if (state.inFlight > state.maxInFlight) state.maxInFlight = state.inFlight
     }
 
-    const enter: Effect.Effect<void> = Effect.gen(function*() {
+    const paced: Effect.Effect<void> = Effect.gen(function*() {
       while (true) {
         const now = yield* Clock.currentTimeMillis
         const decision = reserve(now)
@@ -214,6 +214,14 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
         if (wait === 0) return admit(now)
         yield* Effect.sleep(Math.ceil(wait))
       }
+    })
+
+    // Without a rate to keep (no --rate, no 429 yet) and outside a pause, a request goes at once:
+    // the common case, on every request, so it skips the pacing loop.
+    const enter: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (now < state.pausedUntil || limit() !== undefined) return paced
+      admit(now)
+      return Effect.void
     })
 
     const throttle = (now: number, retryAfterMillis: number | undefined) => {
@@ -248,13 +256,12 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
     }
 
     const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
-          state.inFlight = Math.max(0, state.inFlight - 1)
-          if (outcome._tag !== "Answered") return
-          if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
-          else if (outcome.status >= 200 && outcome.status < 300) recover(now)
-        }))
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        state.inFlight = Math.max(0, state.inFlight - 1)
+        if (outcome._tag !== "Answered") return
+        if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
+        else if (outcome.status >= 200 && outcome.status < 300) recover(now)
+      })
 
     const stats = Effect.sync((): Stats => ({
       requests: state.requests,

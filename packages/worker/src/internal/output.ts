@@ -7,6 +7,7 @@ import { Effect, Either, Redacted, Schema, type Scope } from "effect"
 import * as NodeFs from "node:fs"
 import { OutputFormatError, OutputWriteError } from "../BatchError.js"
 import { decodeUtf8, splitLines, TextFault } from "./text.js"
+import { IdSet } from "./idSet.js"
 
 /** The output's format, from its name: CSV when it ends in `.csv`, else JSON Lines. */
 export type Format = "jsonl" | "csv"
@@ -163,7 +164,7 @@ const parseRecord = (text: string, format: Format, header: ReadonlyArray<string>
 /** What an existing output holds, for a resumed run. */
 export interface Resumed {
   /** IDs already issued: never requested again. */
-  readonly issued: Set<string>
+  readonly issued: IdSet
   /** Input lines already recorded as rejected: not recorded again. */
   readonly rejectedLines: Set<number>
   /** Failed records dropped by compaction: their IDs are retried. */
@@ -209,7 +210,7 @@ export const resume = (path: string, format: Format): Effect.Effect<Resumed, Out
       const length = completeLength(path)
       const size = NodeFs.statSync(path).size
       if (length < size) NodeFs.truncateSync(path, length)
-      const issued = new Set<string>()
+      const issued = new IdSet()
       const rejectedLines = new Set<number>()
       let header: ReadonlyArray<string> = csvColumns
       let needsCompaction = false
@@ -227,8 +228,7 @@ export const resume = (path: string, format: Format): Effect.Effect<Resumed, Out
         if (Either.isLeft(parsed)) return Either.left(new OutputFormatError({ path, line, reason: parsed.left }))
         const record = parsed.right
         if (record.status === "issued") {
-          if (issued.has(record.consumer_id)) needsCompaction = true
-          issued.add(record.consumer_id)
+          if (!issued.add(record.consumer_id)) needsCompaction = true
         } else if (record.status === "failed") {
           needsCompaction = true
           failedDropped++
@@ -252,7 +252,7 @@ const compact = async (path: string, format: Format): Promise<void> => {
   const fd = NodeFs.openSync(temporary, "w", 0o600)
   try {
     NodeFs.fchmodSync(fd, 0o600)
-    const issued = new Set<string>()
+    const issued = new IdSet()
     const rejected = new Set<number>()
     let header: ReadonlyArray<string> = csvColumns
     let pending: Array<string> = []
@@ -271,8 +271,7 @@ const compact = async (path: string, format: Format): Promise<void> => {
         const parsed = parseRecord(text, format, header)
         if (Either.isRight(parsed)) {
           const record = parsed.right
-          if (record.status === "issued" && !issued.has(record.consumer_id)) {
-            issued.add(record.consumer_id)
+          if (record.status === "issued" && issued.add(record.consumer_id)) {
             keep = true
           } else if (record.status === "rejected" && record.line !== undefined && !rejected.has(record.line)) {
             rejected.add(record.line)
