@@ -87,17 +87,30 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const resolver = yield* DomainResolver
   const accountPath = `/api/account/${encodeURIComponent(options.accountId)}/consumer?v=1.0`
 
+  // The IDP request but its body: the same for every ID until the domain or the AppJWT changes.
+  let template: {
+    readonly domain: BaseUri.BaseUri
+    readonly appJwt: Redacted.Redacted<string>
+    readonly request: HttpClientRequest.HttpClientRequest
+  } | undefined
+  const requestTo = (domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) => {
+    if (template === undefined || template.domain !== domain || template.appJwt !== appJwt) {
+      const request = HttpClientRequest.post(`${BaseUri.toOrigin(domain)}${accountPath}`, { acceptJson: true }).pipe(
+        // The AppJWT goes raw, without "Bearer ": that is what the IDP expects.
+        HttpClientRequest.setHeader("authorization", Redacted.value(appJwt))
+      )
+      template = { domain, appJwt, request }
+    }
+    return template.request
+  }
+
   // One POST to the IDP, within the attempt timeout and the time left before the issuance's
   // deadline (a plain bound on each attempt rather than a race around the whole issuance: a timeout
   // forks fibers, and this is the hot path). The caller retries; this maps the answer.
   const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) =>
     Effect.gen(function*() {
       const gate = yield* RequestGate
-      const request = HttpClientRequest.post(`${BaseUri.toOrigin(domain)}${accountPath}`, { acceptJson: true }).pipe(
-        // The AppJWT goes raw, without "Bearer ": that is what the IDP expects.
-        HttpClientRequest.setHeader("authorization", Redacted.value(appJwt)),
-        HttpClientRequest.bodyUnsafeJson({ ext_consumer_id: issuance.consumerId })
-      )
+      const request = HttpClientRequest.bodyUnsafeJson(requestTo(domain, appJwt), { ext_consumer_id: issuance.consumerId })
       const queuedAt = yield* Clock.currentTimeMillis
       yield* gate.enter
       const now = yield* Clock.currentTimeMillis

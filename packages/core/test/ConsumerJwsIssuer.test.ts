@@ -142,12 +142,18 @@ describe("ConsumerJwsIssuer", () => {
     }).pipe(Effect.provide(fake.layer))
   })
 
-  it.effect("a 401 followed by success issues after one renewal", () => {
-    const fake = makeFake({ idp: (n, request) => n === 0 ? { status: 401 } : { status: 201, body: { token: consumerJws(JSON.parse(request.body).ext_consumer_id) } } })
+  it.effect("a 401 followed by success issues after one renewal, sending the renewed AppJWT", () => {
+    const appJwts = ["first-app-jwt", "renewed-app-jwt"]
+    const fake = makeFake({
+      sentinel: (n) => ({ status: 200, body: { access_token: appJwts[n], expires_in: 3600 } }),
+      idp: (n, request) => n === 0 ? { status: 401 } : { status: 201, body: { token: consumerJws(JSON.parse(request.body).ext_consumer_id) } }
+    })
     return Effect.gen(function*() {
       const issued = yield* issue("abc")
       assert.strictEqual(issued.attempts, 2)
       assert.strictEqual(fake.counts.sentinel, 2)
+      const sentToIdp = fake.requests.filter((r) => r.url.pathname.endsWith("/consumer")).map((r) => r.headers["authorization"])
+      assert.deepStrictEqual(sentToIdp, appJwts)
     }).pipe(Effect.provide(fake.layer))
   })
 
