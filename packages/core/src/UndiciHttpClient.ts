@@ -16,7 +16,7 @@ import {
   HttpIncomingMessage,
   UrlParams
 } from "@effect/platform"
-import { Duration, Effect, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Either, type Fiber, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
 import { Readable } from "node:stream"
 import { Agent, type Dispatcher } from "undici"
 
@@ -43,7 +43,7 @@ const TypeId: unique symbol = Symbol.for("@consumer-jws/core/UndiciHttpClient")
 /** Whether `client` is this module's client (so it honours {@link currentTimeout}). */
 export const isUndiciHttpClient = (client: HttpClient.HttpClient): boolean => TypeId in client
 
-type RequestBody = Exclude<Dispatcher.RequestOptions["body"], undefined>
+type RequestBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
 
 const bodyOf = (body: HttpClientRequest.HttpClientRequest["body"]): RequestBody => {
   switch (body._tag) {
@@ -60,59 +60,161 @@ const bodyOf = (body: HttpClientRequest.HttpClientRequest["body"]): RequestBody 
   }
 }
 
-/** Builds the client on `dispatcher` (an undici `Agent`, `Pool` or `Client`). */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
-  const client = HttpClient.make((request, url, signal, fiber) =>
+/** The cause of the `ResponseError` of an answer whose body is larger than the client reads. */
+export class BodyTooLarge extends Error {
+  constructor(readonly maxBodyBytes: number) {
+    super(`the response body is larger than ${maxBodyBytes} bytes`)
+    this.name = "BodyTooLarge"
+  }
+}
+
+/** The cause of a request given up because its fiber was interrupted. */
+class Interrupted extends Error {
+  constructor() {
+    super("the request was interrupted")
+    this.name = "Interrupted"
+  }
+}
+
+/** Options of {@link make}. */
+export interface Options {
+  /** The largest response body read, in bytes; a larger one fails with {@link BodyTooLarge}. 1 MiB by default. */
+  readonly maxBodyBytes?: number
+}
+
+type Resume = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => void
+
+/**
+ * One request and its answer, as undici's dispatch handler: the body is gathered as it comes and
+ * the caller is answered once, at its end, at the time limit, or with the first error. No promise,
+ * stream or AbortController per request: those were most of what a request cost on top of the
+ * socket work.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined
+  private settled = false
+  private status = 0
+  private headers: Record<string, string | Array<string> | undefined> | undefined
+  private chunks: Array<Buffer> = []
+  private size = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    private readonly request: HttpClientRequest.HttpClientRequest,
+    private readonly maxBodyBytes: number,
+    timeoutMillis: number | undefined,
+    private readonly resume: Resume
+  ) {
+    if (timeoutMillis !== undefined && Number.isFinite(timeoutMillis)) {
+      this.timer = setTimeout(() => this.fail(new RequestTimedOut(timeoutMillis)), timeoutMillis)
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    // Given up while it waited for a connection: it is not sent.
+    if (this.settled) controller.abort(new Interrupted())
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | Array<string> | undefined>): void {
+    this.status = statusCode
+    this.headers = headers
+    // A declared length over the bound fails now, not after a megabyte has been read.
+    if (Number(headers["content-length"]) > this.maxBodyBytes) this.fail(new BodyTooLarge(this.maxBodyBytes))
+  }
+
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length
+    if (this.size > this.maxBodyBytes) return this.fail(new BodyTooLarge(this.maxBodyBytes))
+    this.chunks.push(chunk)
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return
+    this.settle()
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)
+    this.resume(Effect.succeed(new UndiciResponse(this.request, this.status, this.headers ?? {}, body)))
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error)
+  }
+
+  /** Stops the request on the fiber's interruption; the fiber is not resumed. */
+  interrupt(): void {
+    if (this.settled) return
+    this.settle()
+    this.controller?.abort(new Interrupted())
+  }
+
+  // Before the answer started, a `RequestError`; after, a `ResponseError` on what came.
+  private fail(cause: Error): void {
+    if (this.settled) return
+    this.settle()
+    this.controller?.abort(cause)
+    const request = this.request
+    this.resume(Effect.fail(
+      this.headers === undefined
+        ? new HttpClientError.RequestError({ request, reason: "Transport", cause })
+        : new HttpClientError.ResponseError({
+          request,
+          response: new UndiciResponse(request, this.status, this.headers, Buffer.alloc(0)),
+          reason: "Decode",
+          cause
+        })
+    ))
+  }
+
+  private settle(): void {
+    this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+  }
+}
+
+/**
+ * Builds the client on `dispatcher` (an undici `Agent`, `Pool` or `Client`). It reads each answer
+ * whole before handing it over (bounded by `maxBodyBytes`): it is made for API calls, not downloads.
+ * With tracing on, requests get the platform's client spans; with it off (as in a batch), they go
+ * straight to undici.
+ */
+export const make = (dispatcher: Dispatcher, options: Options = {}): HttpClient.HttpClient => {
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+  const send = (request: HttpClientRequest.HttpClientRequest, origin: string, path: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
-      const timeoutMillis = fiber.getFiberRef(currentTimeout)
-      // One controller for both ends of the request: the fiber's interruption and the time limit.
-      const controller = new AbortController()
-      const onInterrupt = () => controller.abort(signal.reason)
-      signal.addEventListener("abort", onInterrupt, { once: true })
-      let answered = false
-      const onTimeout = () => {
-        const cause = new RequestTimedOut(timeoutMillis!)
-        controller.abort(cause)
-        signal.removeEventListener("abort", onInterrupt)
-        // undici does not end a request still connecting when it is aborted (it waits for its own
-        // connect timeout, 10 s), so the caller is answered here rather than by undici.
-        if (answered) return
-        answered = true
-        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
-      }
-      const timer = timeoutMillis === undefined || !Number.isFinite(timeoutMillis) ? undefined : setTimeout(onTimeout, timeoutMillis)
-      const done = () => {
-        if (timer !== undefined) clearTimeout(timer)
-        signal.removeEventListener("abort", onInterrupt)
-      }
-      dispatcher.request({
-        signal: controller.signal,
-        method: request.method,
-        headers: request.headers,
-        origin: url.origin,
-        path: url.pathname + url.search + url.hash,
-        body: bodyOf(request.body)
-      }).then(
-        (source) => {
-          if (answered) return void source.body.destroy()
-          answered = true
-          // The limit runs on until the body has been read (or dropped).
-          source.body.once("close", done)
-          resume(Effect.succeed(new UndiciResponse(request, source)))
-        },
-        (cause) => {
-          done()
-          if (answered) return
-          answered = true
-          resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
-        }
-      )
-      return Effect.sync(() => {
-        answered = true
-        done()
-        controller.abort()
-      })
+      const exchange = new Exchange(request, maxBodyBytes, fiber.getFiberRef(currentTimeout), resume)
+      dispatcher.dispatch({ method: request.method, headers: request.headers, origin, path, body: bodyOf(request.body) }, exchange)
+      return Effect.sync(() => exchange.interrupt())
     })
+
+  // With spans: the platform's client around `send` (it builds the URL, the span and its attributes).
+  const traced = HttpClient.make((request, url, _signal, fiber) => send(request, url.origin, url.pathname + url.search + url.hash, fiber))
+
+  // Without: the URL split once per distinct URL rather than parsed on every request (a batch
+  // sends every request to the same URL).
+  let last: { readonly url: string; readonly origin: string; readonly path: string } | undefined
+  const untraced = (request: HttpClientRequest.HttpClientRequest, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+    if (request.hash._tag === "None" && request.urlParams.length === 0) {
+      if (last?.url !== request.url) {
+        const url = new URL(request.url)
+        last = { url: request.url, origin: url.origin, path: url.pathname + url.search }
+      }
+      return send(request, last.origin, last.path, fiber)
+    }
+    return Either.match(UrlParams.makeUrl(request.url, request.urlParams, request.hash), {
+      onLeft: (cause) => Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause })),
+      onRight: (url) => send(request, url.origin, url.pathname + url.search + url.hash, fiber)
+    })
+  }
+
+  const client: HttpClient.HttpClient = HttpClient.makeWith(
+    (effect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+      Effect.flatMap(effect, (request) =>
+        Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
+          fiber.getFiberRef(FiberRef.currentTracerEnabled)
+            ? traced.execute(request)
+            : untraced(request, fiber)
+        )),
+    Effect.succeed
   )
   return Object.assign(client, { [TypeId]: TypeId })
 }
@@ -122,7 +224,7 @@ export const layer: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(
   HttpClient.HttpClient,
   Effect.map(
     Effect.acquireRelease(Effect.sync(() => new Agent()), (agent) => Effect.promise(() => agent.destroy())),
-    make
+    (agent) => make(agent)
   )
 )
 
@@ -130,24 +232,22 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   private cachedHeaders: Headers.Headers | undefined
-  private textRead: Promise<string> | undefined
 
-  constructor(readonly request: HttpClientRequest.HttpClientRequest, private readonly source: Dispatcher.ResponseData) {
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly status: number,
+    private readonly rawHeaders: Record<string, string | Array<string> | undefined>,
+    private readonly body: Buffer
+  ) {
     super()
-    // An error after the caller stopped reading (an abort) must not become an uncaught exception.
-    source.body.on("error", () => undefined)
-  }
-
-  get status(): number {
-    return this.source.statusCode
   }
 
   get headers(): Headers.Headers {
-    return this.cachedHeaders ??= Headers.fromInput(this.source.headers as Headers.Input)
+    return this.cachedHeaders ??= Headers.fromInput(this.rawHeaders)
   }
 
   get cookies(): Cookies.Cookies {
-    const header = this.source.headers["set-cookie"]
+    const header = this.rawHeaders["set-cookie"]
     return header === undefined ? Cookies.empty : Cookies.fromSetCookie(Array.isArray(header) ? header : [header])
   }
 
@@ -155,30 +255,16 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     return Option.none()
   }
 
-  private decodeError(cause: unknown, description?: string): HttpClientError.ResponseError {
-    return new HttpClientError.ResponseError({
-      request: this.request,
-      response: this,
-      reason: "Decode",
-      cause,
-      ...(description === undefined ? {} : { description })
-    })
-  }
-
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    // Read once and kept: a body can only be consumed once.
-    return Effect.tryPromise({
-      try: () => this.textRead ??= this.source.body.text(),
-      catch: (cause) => this.decodeError(cause)
-    })
+    return Effect.sync(() => this.body.toString("utf8"))
   }
 
   get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return Effect.flatMap(this.text, (text) =>
-      Effect.try({
-        try: (): unknown => text === "" ? null : JSON.parse(text),
-        catch: (cause) => this.decodeError(cause, "the body is not JSON")
-      }))
+    return Effect.try({
+      try: (): unknown => this.body.length === 0 ? null : JSON.parse(this.body.toString("utf8")),
+      catch: (cause) =>
+        new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause, description: "the body is not JSON" })
+    })
   }
 
   get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
@@ -186,21 +272,18 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    return Effect.tryPromise({
-      try: () => this.source.body.arrayBuffer(),
-      catch: (cause) => this.decodeError(cause)
-    })
+    return Effect.sync(() => this.body.buffer.slice(this.body.byteOffset, this.body.byteOffset + this.body.length) as ArrayBuffer)
   }
 
   get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
     return Effect.tryPromise({
-      try: () => this.source.body.formData() as Promise<FormData>,
-      catch: (cause) => this.decodeError(cause)
+      try: () => new Response(this.body, { headers: { "content-type": String(this.rawHeaders["content-type"] ?? "") } }).formData(),
+      catch: (cause) => new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
     })
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.fromAsyncIterable(this.source.body as AsyncIterable<Uint8Array>, (cause) => this.decodeError(cause))
+    return this.body.length === 0 ? Stream.empty : Stream.succeed(new Uint8Array(this.body.buffer, this.body.byteOffset, this.body.length))
   }
 
   toJSON(): unknown {

@@ -1,8 +1,9 @@
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Duration, Effect, Fiber, Layer } from "effect"
+import { Context, Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { Agent } from "undici"
 import { UndiciHttpClient } from "../src/index.js"
 
 /** A server on loopback for the scope, answering with `handler`; gives its URL. */
@@ -25,6 +26,22 @@ const readBody = (request: Http.IncomingMessage) =>
 
 // The client for the test's scope (its agent is closed with it).
 const client = Effect.map(Layer.build(UndiciHttpClient.layer), Context.get(HttpClient.HttpClient))
+
+/** A client on its own agent, with `options`, for the test's scope. */
+const clientWith = (agentOptions: Agent.Options, options: UndiciHttpClient.Options = {}) =>
+  Effect.acquireRelease(Effect.sync(() => new Agent(agentOptions)), (agent) => Effect.promise(() => agent.destroy())).pipe(
+    Effect.map((agent) => UndiciHttpClient.make(agent, options))
+  )
+
+/** Runs `effect` with a tracer that records the names of the spans it starts. */
+const spanNames = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const base = yield* Effect.tracer
+    const names: Array<string> = []
+    const recording = Tracer.make({ span: (name, ...rest) => (names.push(name), base.span(name, ...rest)), context: base.context })
+    yield* Effect.withTracer(effect, recording)
+    return names
+  })
 
 const timeoutCause = (error: HttpClientError.HttpClientError) => error.cause instanceof UndiciHttpClient.RequestTimedOut
 
@@ -103,6 +120,60 @@ describe("UndiciHttpClient", () => {
       yield* Deferred.await(arrived)
       yield* Fiber.interrupt(fiber)
       yield* Deferred.await(closed)
+    }))
+
+  it.scopedLive("an answer larger than maxBodyBytes fails with BodyTooLarge, its length declared or not", () =>
+    Effect.gen(function*() {
+      const url = yield* server((request, response) => {
+        if (request.url === "/declared") return void response.end("x".repeat(2000))
+        response.writeHead(200, { "content-type": "text/plain" })
+        response.write("x".repeat(600))
+        setTimeout(() => response.end("x".repeat(600)), 20)
+      })
+      const http = yield* clientWith({}, { maxBodyBytes: 1000 })
+      for (const path of ["/declared", "/chunked"]) {
+        const error = yield* Effect.flip(http.get(`${url}${path}`))
+        assert.strictEqual(error._tag, "ResponseError", path)
+        assert.instanceOf(error.cause, UndiciHttpClient.BodyTooLarge, path)
+        assert.strictEqual(error._tag === "ResponseError" && error.response.status, 200, path)
+      }
+      // Within the bound, the same client reads a body whole.
+      const small = yield* clientWith({}, { maxBodyBytes: 2000 })
+      assert.strictEqual((yield* small.get(`${url}/declared`).pipe(Effect.flatMap((response) => response.text))).length, 2000)
+    }))
+
+  it.scopedLive("a request interrupted while it waits for a connection is never sent", () =>
+    Effect.gen(function*() {
+      const received: Array<string> = []
+      const firstArrived = yield* Deferred.make<void>()
+      let answerFirst: (() => void) | undefined
+      const url = yield* server((request, response) => {
+        received.push(request.url!)
+        if (request.url !== "/first") return void response.end("ok")
+        answerFirst = () => response.end("ok")
+        Deferred.unsafeDone(firstArrived, Effect.void)
+      })
+      // One connection: the second request waits behind the first.
+      const http = yield* clientWith({ connections: 1 })
+      const first = yield* Effect.fork(http.get(`${url}/first`))
+      yield* Deferred.await(firstArrived)
+      const second = yield* Effect.fork(http.get(`${url}/second`))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(second)
+      answerFirst!()
+      yield* Fiber.join(first)
+      yield* http.get(`${url}/third`)
+      assert.deepStrictEqual(received, ["/first", "/third"])
+    }))
+
+  it.scopedLive("with tracing on a request gets the platform's client span; with it off, none", () =>
+    Effect.gen(function*() {
+      const url = yield* server((_, response) => response.end("ok"))
+      const http = yield* client
+      const traced = yield* spanNames(http.get(url))
+      assert.deepStrictEqual(traced, ["http.client GET"])
+      const untraced = yield* spanNames(http.get(url).pipe(Effect.withTracerEnabled(false)))
+      assert.deepStrictEqual(untraced, [])
     }))
 
   it.scopedLive("is recognised by core, and a platform client is not", () =>

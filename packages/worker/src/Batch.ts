@@ -6,7 +6,7 @@
  */
 import { ConsumerId, type ConsumerJwsClient, ConsumerJwsError, ConsumerJwsIssuer, RequestGate, RetryPolicy } from "@consumer-jws/core"
 import { FileSystem } from "@effect/platform"
-import { Clock, type Context, Deferred, Duration, Effect, Either, Exit, Fiber, Queue } from "effect"
+import { Clock, type Context, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue } from "effect"
 import {
   type BatchError,
   InputFormatError,
@@ -298,6 +298,17 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
 
     const queue = yield* Queue.bounded<string | typeof end>(options.concurrency * 4)
 
+    // IDs are queued in runs while the workers have plenty to do: one wait for room per run rather
+    // than per ID (a blocked offer costs more than handing an ID over); one at a time when the queue
+    // runs low, so that a slow input (a pipe) is never held back.
+    const pending: Array<string> = []
+    const enqueue = (value: string) => {
+      pending.push(value)
+      const queued = Option.getOrElse(queue.unsafeSize(), () => 0)
+      if (pending.length < options.concurrency && queued >= options.concurrency) return Effect.void
+      return Queue.offerAll(queue, pending.splice(0))
+    }
+
     // Reads rows, records the rejected ones, and queues each new ID of this shard once.
     const produce = Effect.gen(function*() {
       while (!stopping) {
@@ -327,9 +338,9 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
           tally.alreadyIssued++
           continue
         }
-        yield* Queue.offer(queue, value)
+        yield* enqueue(value)
       }
-      yield* Queue.offerAll(queue, Array.from({ length: options.concurrency }, () => end))
+      yield* Queue.offerAll(queue, [...pending.splice(0), ...Array.from({ length: options.concurrency }, (): typeof end => end)])
     }).pipe(
       Effect.catchAll((error) => requestStop({ _tag: "InputFailed", error }))
     )

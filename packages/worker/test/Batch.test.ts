@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@consumer-jws/core"
-import { Duration, Effect, Fiber, Layer, Tracer } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Batch, Shard, Summary } from "../src/index.js"
@@ -85,6 +86,36 @@ describe("input forms", () => {
       const named = writeFile(dir, "named.csv", "id,user\n1,u-1\n2,u-2\n")
       yield* run(client, { input: named, output: Path.join(dir, "c.jsonl"), column: "user" })
       assert.deepStrictEqual(consumerIds(Path.join(dir, "c.jsonl")).sort(), ["u-1", "u-2"])
+    }))
+
+  it.scopedLive("a named pipe: each ID is issued as it arrives, not held for more, and no row is lost", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = Path.join(dir, "ids.txt")
+      execFileSync("mkfifo", [input])
+      const output = Path.join(dir, "out.jsonl")
+      const firstIssued = yield* Deferred.make<void>()
+      const batch = yield* Effect.forkScoped(run(client, {
+        input,
+        output,
+        progressInterval: Duration.millis(20),
+        onProgress: (snapshot) => {
+          if (snapshot.issued >= 1) Effect.runSync(Deferred.succeed(firstIssued, undefined))
+        }
+      }))
+      // Closed first when the test ends: a failed test does not leave the batch waiting on the pipe.
+      const writer = yield* Effect.acquireRelease(Effect.sync(() => Fs.createWriteStream(input)), (writer) => Effect.sync(() => writer.destroy()))
+      writer.write("first\n")
+      // The pipe stays open: the first ID must be issued without waiting for more rows or the end.
+      yield* Deferred.await(firstIssued).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("the first ID was held back") })
+      )
+      const rest = ids(500, "p")
+      yield* Effect.async<void>((resume) => void writer.end(rest.join("\n") + "\n", () => resume(Effect.void)))
+      const summary = yield* Fiber.join(batch)
+      assert.strictEqual(summary.counts.issued, 501)
+      assert.deepStrictEqual(consumerIds(output).sort(), ["first", ...rest].sort())
     }))
 
   it.scopedLive("a header without an ID column fails before any request", () =>

@@ -50,6 +50,9 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
   return error.reason
 }
 
+const bodyTooLarge = (endpoint: Endpoint, status: number) =>
+  new UnexpectedResponseError({ endpoint, status, reason: `the response body is larger than ${maxBodyBytes} bytes`, excerpt: "" })
+
 const readBody = (
   response: HttpClientResponse.HttpClientResponse,
   headers: Headers.Headers,
@@ -57,13 +60,7 @@ const readBody = (
 ) => {
   const declared = Number(headers["content-length"])
   // Built only when needed: an error captures a stack trace, too costly for every response.
-  const tooLarge = () =>
-    new UnexpectedResponseError({
-      endpoint,
-      status: response.status,
-      reason: `the response body is larger than ${maxBodyBytes} bytes`,
-      excerpt: ""
-    })
+  const tooLarge = () => bodyTooLarge(endpoint, response.status)
   if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge())
   if (Number.isFinite(declared)) return response.text
   // No length declared (chunked): read chunk by chunk and stop at the bound, so memory stays bounded.
@@ -108,7 +105,11 @@ export const exchange = (
   const timedOut = () => new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(attemptTimeout) })
   const failed = (error: HttpClientError.HttpClientError) =>
     Effect.fail(
-      error.cause instanceof UndiciHttpClient.RequestTimedOut ? timedOut() : new TransportError({ endpoint, reason: transportReason(error) })
+      error.cause instanceof UndiciHttpClient.RequestTimedOut
+        ? timedOut()
+        : error._tag === "ResponseError" && error.cause instanceof UndiciHttpClient.BodyTooLarge
+        ? bodyTooLarge(endpoint, error.response.status)
+        : new TransportError({ endpoint, reason: transportReason(error) })
     )
   const answer = client.http.execute(request).pipe(
     Effect.flatMap((response) => {

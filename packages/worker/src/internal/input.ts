@@ -175,12 +175,21 @@ export const open = (options: {
     })
   })
 
+const isRegularFile = (path: string): boolean => {
+  try {
+    return NodeFs.statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
 /**
  * Counts the lines of a file cheaply (newline bytes, plus a last line without one), for the
- * progress total. `undefined` for stdin.
+ * progress total. `undefined` for stdin and for anything but a regular file: a second reader of a
+ * named pipe (`<(command)`) would take rows from the batch.
  */
 export const countLines = (path: string): Effect.Effect<number | undefined> =>
-  path === "-"
+  path === "-" || !isRegularFile(path)
     ? Effect.succeed(undefined)
     : Effect.tryPromise(async () => {
       let lines = 0
