@@ -4,8 +4,8 @@
  *
  *   pnpm build && node examples/dist/compose.js
  */
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { ConsumerJwsClient, type ConsumerJwsError, ConsumerJwsIssuer, RetryPolicy } from "@consumer-jws/core"
+import { NodeRuntime } from "@effect/platform-node"
+import { ConsumerJwsClient, type ConsumerJwsError, ConsumerJwsIssuer, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
 import { Emulator } from "@consumer-jws/emulator"
 import { Console, Duration, Effect, Layer } from "effect"
 import { pathToFileURL } from "node:url"
@@ -57,7 +57,7 @@ export const clientFor = (emulator: Emulator.Emulator) =>
     clientId: emulator.clientId,
     clientSecret: emulator.clientSecret,
     csdsUrl: emulator.url
-  })).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  })).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /** Issues for a few consumers, one of them invalid, against an in-process emulator. */
 export const main: Effect.Effect<ReadonlyArray<Decision>, ConsumerJwsError.ConsumerJwsError | Emulator.EmulatorError> = Effect.gen(function*() {

@@ -14,8 +14,8 @@ import {
   HttpServer,
   HttpServerResponse
 } from "@effect/platform"
-import { NodeHttpClient, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { ConsumerJwsClient, ConsumerJwsError, ConsumerJwsIssuer } from "@consumer-jws/core"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { ConsumerJwsClient, ConsumerJwsError, ConsumerJwsIssuer, UndiciHttpClient } from "@consumer-jws/core"
 import { Emulator } from "@consumer-jws/emulator"
 import { Cache, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
@@ -131,7 +131,7 @@ export const layerWithEmulator = (port: number, emulatorOptions: Emulator.Option
           clientSecret: emulator.clientSecret,
           csdsUrl: emulator.url
         }))),
-        Layer.provide(NodeHttpClient.layerUndici)
+        Layer.provide(UndiciHttpClient.layer)
       ))
   )
 

@@ -92,7 +92,6 @@ export const resumeCommand = (flags: Flags): string =>
   Shell.commandLine([
     "consumer-jws",
     "batch",
-    flags.input,
     "--output",
     flags.output,
     ...(flags.format === "auto" ? [] : ["--format", flags.format]),
@@ -107,7 +106,9 @@ export const resumeCommand = (flags: Flags): string =>
     ...optionWords("--client-secret-file", flags.connection.clientSecretFile),
     ...optionWords("--csds-url", flags.connection.csdsUrl),
     ...(flags.connection.emulator ? ["--emulator"] : []),
-    "--resume"
+    "--resume",
+    // The input last: `-` (stdin) followed by options does not parse.
+    flags.input
   ])
 
 /** The shard from `--shard i/n`, else from an array job's environment, else none. */

@@ -251,21 +251,30 @@ describe.concurrent("consumer-jws", () => {
     assert.notInclude(unreachable.stdout + unreachable.stderr, secret)
   })
 
-  it("batch stopped by SIGINT exits 130 and prints the command that resumes", async () => {
-    const input = file("slow.csv", ["consumer_id", ...Array.from({ length: 400 }, (_, i) => `s-${i}`)].join("\n"))
-    const output = file("slow.jsonl")
-    const batch = CliProcess.start(["batch", input, "-o", output, "--progress", "json", "--concurrency", "4"], envOf(slow))
-    batch.child.stdin.end()
-    // The first progress line comes once the run is under way.
-    await batch.waitFor(`{"progress"`, "stderr")
-    batch.child.kill("SIGINT")
-    const result = await batch.done
-    assert.strictEqual(result.code, 130, result.stderr)
-    assert.include(result.stderr, `Interrupted. Carry on with: consumer-jws batch ${input} --output ${output} --concurrency 4 --resume`)
-    const issued = lines(Fs.readFileSync(output, "utf8")).length
-    assert.isAbove(issued, 0)
-    assert.isBelow(issued, 400)
-  })
+  for (const from of ["a file", "stdin"] as const) {
+    it(`batch from ${from} stopped by SIGINT exits 130 and prints a command that resumes it`, async () => {
+      const ids = ["consumer_id", ...Array.from({ length: 150 }, (_, i) => `s-${i}`)].join("\n")
+      const input = from === "stdin" ? "-" : file("slow.csv", ids)
+      const output = file(`slow-${from === "stdin" ? "stdin" : "file"}.jsonl`)
+      const batch = CliProcess.start(["batch", "-o", output, "--progress", "json", "--concurrency", "4", input], envOf(slow))
+      batch.child.stdin.end(from === "stdin" ? ids : "")
+      // The first progress line comes once the run is under way.
+      await batch.waitFor(`{"progress"`, "stderr")
+      batch.child.kill("SIGINT")
+      const result = await batch.done
+      assert.strictEqual(result.code, 130, result.stderr)
+      const printed = /Interrupted\. Carry on with: (.+)/.exec(result.stderr)?.[1]
+      assert.strictEqual(printed, `consumer-jws batch --output ${output} --concurrency 4 --resume ${input}`)
+      const issued = lines(Fs.readFileSync(output, "utf8")).length
+      assert.isAbove(issued, 0)
+      assert.isBelow(issued, 150)
+      // The printed command, run as printed, finishes the batch.
+      const resumed = await CliProcess.run(printed!.split(" ").slice(1), envOf(slow), from === "stdin" ? ids : "")
+      assert.strictEqual(resumed.code, 0, resumed.stderr)
+      const records = lines(Fs.readFileSync(output, "utf8")).map((line) => JSON.parse(line) as { consumer_id: string })
+      assert.deepStrictEqual(records.map((r) => r.consumer_id).sort(), Array.from({ length: 150 }, (_, i) => `s-${i}`).sort())
+    })
+  }
 
   it("emulator writes its URL first and exits 0 on SIGTERM", async () => {
     const server = CliProcess.start(["emulator", "--key-bits", "1024", "--account", "le31457780"])
