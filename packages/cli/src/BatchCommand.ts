@@ -239,6 +239,7 @@ export const command = Command.make(
         does: "one of 4 processes, capped at 50 requests/s, with a JSON summary",
         command: "consumer-jws batch ids.csv -o part-1.csv --shard 1/4 --rate 50 --summary summary-1.json"
       },
+      { does: "IDs from another program, one a line, each issued as it arrives", command: "list-ids | consumer-jws batch - --format list -o tokens.jsonl" },
       { does: "try it against a local emulator", command: "consumer-jws batch examples/consumers.csv -o /tmp/out.jsonl --emulator" }
     ]
   ))

@@ -149,11 +149,30 @@ const plainWhereNotTerminal = (console: Console.Console): Console.Console => {
 
 const plainText = (text: unknown): unknown => typeof text === "string" ? stripVTControlCharacters(text) : text
 
+// The flags of `batch` that take no value: a `-` after one of them is the input, not its value.
+const batchSwitches = new Set(["--resume", "--overwrite", "--emulator"])
+
+/**
+ * `batch - --output FILE` as `batch --output FILE -`: @effect/cli takes a lone `-` among options for
+ * an unknown flag, and every option after it fails to parse; as the last word it is the input
+ * (stdin). A `-` that is an option's value (`--column -`) stays where it is.
+ */
+export const stdinLast = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const at = argv.indexOf("batch", 2)
+  if (at === -1) return argv
+  const stdin = argv.findIndex((word, i) => {
+    if (i <= at || word !== "-") return false
+    const before = argv[i - 1]!
+    return i === at + 1 || !before.startsWith("-") || before.includes("=") || batchSwitches.has(before)
+  })
+  return stdin === -1 || stdin === argv.length - 1 ? argv : [...argv.slice(0, stdin), ...argv.slice(stdin + 1), "-"]
+}
+
 /** Runs a command line (`process.argv`: the runtime and script first). See {@link exitCode} for its code. */
 export const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<void, unknown, CliApp.CliApp.Environment | HttpClient.HttpClient> =>
-  Console.consoleWith((console) => Console.withConsole(cli(argv), plainWhereNotTerminal(console)))
+  Console.consoleWith((console) => Console.withConsole(cli(stdinLast(argv)), plainWhereNotTerminal(console)))
 
 /**
  * Runs a command line to its exit code, and hands the code to `onExitCode` even when a signal

@@ -5,6 +5,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import * as Cli from "../src/Cli.js"
 import * as CliProcess from "./support/CliProcess.js"
 
 // The example answer of LivePerson's "Get ConsumerJWS" page.
@@ -256,7 +257,8 @@ describe.concurrent("consumer-jws", () => {
       const ids = ["consumer_id", ...Array.from({ length: 150 }, (_, i) => `s-${i}`)].join("\n")
       const input = from === "stdin" ? "-" : file("slow.csv", ids)
       const output = file(`slow-${from === "stdin" ? "stdin" : "file"}.jsonl`)
-      const batch = CliProcess.start(["batch", "-o", output, "--progress", "json", "--concurrency", "4", input], envOf(slow))
+      // The input first, as people write it (`-` first needs moving: see Cli.stdinLast).
+      const batch = CliProcess.start(["batch", input, "-o", output, "--progress", "json", "--concurrency", "4"], envOf(slow))
       batch.child.stdin.end(from === "stdin" ? ids : "")
       // The first progress line comes once the run is under way.
       await batch.waitFor(`{"progress"`, "stderr")
@@ -287,5 +289,22 @@ describe.concurrent("consumer-jws", () => {
     server.child.kill("SIGTERM")
     const result = await server.done
     assert.strictEqual(result.code, 0, result.stderr)
+  })
+})
+
+describe("Cli.stdinLast", () => {
+  const node = ["node", "consumer-jws"]
+  it("moves the input `-` of batch to the end, where @effect/cli parses it, and leaves everything else", () => {
+    assert.deepStrictEqual(Cli.stdinLast([...node, "batch", "-", "-o", "out.jsonl"]), [...node, "batch", "-o", "out.jsonl", "-"])
+    assert.deepStrictEqual(Cli.stdinLast([...node, "batch", "--resume", "-", "-o", "x"]), [...node, "batch", "--resume", "-o", "x", "-"])
+    assert.deepStrictEqual(Cli.stdinLast([...node, "batch", "--rate=5", "-", "-o", "x"]), [...node, "batch", "--rate=5", "-o", "x", "-"])
+    // An option's value, a `-` already last, and other commands stay as they are.
+    const unchanged = [
+      [...node, "batch", "in.csv", "--column", "-", "-o", "x"],
+      [...node, "batch", "-o", "x", "-"],
+      [...node, "decode", "-"],
+      [...node, "issue", "alice"]
+    ]
+    for (const argv of unchanged) assert.deepStrictEqual(Cli.stdinLast(argv), argv)
   })
 })
