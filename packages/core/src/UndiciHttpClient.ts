@@ -1,8 +1,10 @@
 /**
- * An `HttpClient` on undici with a time limit per request that costs no fiber: the limit is a
- * timer that aborts the request, not a race. Core's calls use it when they find it (a forked race per
- * request was the largest cost of a bulk issuance); any other `HttpClient` works too, timed out by
- * `Effect.timeoutFail`.
+ * An `HttpClient` on undici made for API calls in bulk. Its time limit per request costs no fiber:
+ * the limit is a timer that aborts the request, not a race. Core's calls use it when they find it (a
+ * forked race per request was the largest cost of a bulk issuance); any other `HttpClient` works
+ * too, timed out by `Effect.timeoutFail`. Requests go through undici's dispatch API and answers are
+ * read whole (up to `maxBodyBytes`) before they are handed over, so a response's body is never a
+ * stream to drain or abort.
  *
  * @since 0.1.0
  */
