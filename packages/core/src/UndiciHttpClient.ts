@@ -18,7 +18,7 @@ import {
   HttpIncomingMessage,
   UrlParams
 } from "@effect/platform"
-import { Duration, Effect, Either, type Fiber, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Either, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
 import { Readable } from "node:stream"
 import { Agent, type Dispatcher } from "undici"
 
@@ -42,8 +42,21 @@ export class RequestTimedOut extends Error {
 
 const TypeId: unique symbol = Symbol.for("@consumer-jws/core/UndiciHttpClient")
 
-/** Whether `client` is this module's client (so it honours {@link currentTimeout}). */
-export const isUndiciHttpClient = (client: HttpClient.HttpClient): boolean => TypeId in client
+/** This module's client: an `HttpClient` that can also be given a time limit per call. */
+export interface UndiciHttpClient extends HttpClient.HttpClient {
+  readonly [TypeId]: typeof TypeId
+  /**
+   * Sends `request` within `timeout` (from sending to the end of the body), as {@link withTimeout}
+   * does, without setting a FiberRef for it (`Effect.locally` costs ~20 runtime steps a call).
+   */
+  readonly executeWithin: (
+    request: HttpClientRequest.HttpClientRequest,
+    timeout: Duration.DurationInput
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
+}
+
+/** Whether `client` is this module's client (so it honours {@link currentTimeout} and has `executeWithin`). */
+export const isUndiciHttpClient = (client: HttpClient.HttpClient): client is UndiciHttpClient => TypeId in client
 
 type RequestBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
 
@@ -179,32 +192,34 @@ class Exchange implements Dispatcher.DispatchHandler {
  * With tracing on, requests get the platform's client spans; with it off (as in a batch), they go
  * straight to undici.
  */
-export const make = (dispatcher: Dispatcher, options: Options = {}): HttpClient.HttpClient => {
+export const make = (dispatcher: Dispatcher, options: Options = {}): UndiciHttpClient => {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
-  const send = (request: HttpClientRequest.HttpClientRequest, origin: string, path: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  const send = (request: HttpClientRequest.HttpClientRequest, origin: string, path: string, timeoutMillis: number | undefined) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
-      const exchange = new Exchange(request, maxBodyBytes, fiber.getFiberRef(currentTimeout), resume)
+      const exchange = new Exchange(request, maxBodyBytes, timeoutMillis, resume)
       dispatcher.dispatch({ method: request.method, headers: request.headers, origin, path, body: bodyOf(request.body) }, exchange)
       return Effect.sync(() => exchange.interrupt())
     })
 
   // With spans: the platform's client around `send` (it builds the URL, the span and its attributes).
-  const traced = HttpClient.make((request, url, _signal, fiber) => send(request, url.origin, url.pathname + url.search + url.hash, fiber))
+  const traced = HttpClient.make((request, url, _signal, fiber) =>
+    send(request, url.origin, url.pathname + url.search + url.hash, fiber.getFiberRef(currentTimeout))
+  )
 
   // Without: the URL split once per distinct URL rather than parsed on every request (a batch
   // sends every request to the same URL).
   let last: { readonly url: string; readonly origin: string; readonly path: string } | undefined
-  const untraced = (request: HttpClientRequest.HttpClientRequest, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+  const untraced = (request: HttpClientRequest.HttpClientRequest, timeoutMillis: number | undefined) => {
     if (request.hash._tag === "None" && request.urlParams.length === 0) {
       if (last?.url !== request.url) {
         const url = new URL(request.url)
         last = { url: request.url, origin: url.origin, path: url.pathname + url.search }
       }
-      return send(request, last.origin, last.path, fiber)
+      return send(request, last.origin, last.path, timeoutMillis)
     }
     return Either.match(UrlParams.makeUrl(request.url, request.urlParams, request.hash), {
       onLeft: (cause) => Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause })),
-      onRight: (url) => send(request, url.origin, url.pathname + url.search + url.hash, fiber)
+      onRight: (url) => send(request, url.origin, url.pathname + url.search + url.hash, timeoutMillis)
     })
   }
 
@@ -214,11 +229,19 @@ export const make = (dispatcher: Dispatcher, options: Options = {}): HttpClient.
         Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
           fiber.getFiberRef(FiberRef.currentTracerEnabled)
             ? traced.execute(request)
-            : untraced(request, fiber)
+            : untraced(request, fiber.getFiberRef(currentTimeout))
         )),
     Effect.succeed
   )
-  return Object.assign(client, { [TypeId]: TypeId })
+  const executeWithin = (request: HttpClientRequest.HttpClientRequest, timeout: Duration.DurationInput) => {
+    const millis = Duration.toMillis(timeout)
+    return Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
+      fiber.getFiberRef(FiberRef.currentTracerEnabled)
+        ? Effect.locally(traced.execute(request), currentTimeout, millis)
+        : untraced(request, millis)
+    )
+  }
+  return Object.assign(client, { [TypeId]: TypeId, executeWithin } as const)
 }
 
 /** The client on a new undici `Agent`, closed with the layer. */

@@ -83,6 +83,26 @@ describe("UndiciHttpClient", () => {
       assert.strictEqual(received, 1)
     }))
 
+  it.scopedLive("executeWithin bounds one call, traced or not, and leaves calls without a limit alone", () =>
+    Effect.gen(function*() {
+      const url = yield* server((request, response) => {
+        if (request.url === "/slow") return void setTimeout(() => response.end("late"), 300)
+      })
+      const http = yield* client
+      assert.isTrue(UndiciHttpClient.isUndiciHttpClient(http))
+      if (!UndiciHttpClient.isUndiciHttpClient(http)) return
+      for (const tracing of [true, false]) {
+        const error = yield* http.executeWithin(HttpClientRequest.get(`${url}/hang`), Duration.millis(150)).pipe(
+          Effect.withTracerEnabled(tracing),
+          Effect.flip
+        )
+        assert.isTrue(timeoutCause(error), `tracing ${tracing}: ${String(error.cause)}`)
+      }
+      // The limit was this call's only: a later plain call waits for a slow answer.
+      const text = yield* http.get(`${url}/slow`).pipe(Effect.flatMap((response) => response.text))
+      assert.strictEqual(text, "late")
+    }))
+
   it.scopedLive("a body that stops coming fails at the same time limit", () =>
     Effect.gen(function*() {
       const url = yield* server((_, response) => {

@@ -3,7 +3,7 @@
  * failures mapped to the flow's errors, and `Retry-After` parsed. Internal to core.
  */
 import { type Headers, HttpClient, type HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Either, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
 import {
   type Endpoint,
   RateLimitedError,
@@ -81,16 +81,47 @@ const readBody = (
 
 /** A client for LivePerson's endpoints: requests carry only what the API documents. */
 export interface Client {
-  readonly http: HttpClient.HttpClient
-  /** Whether `http` bounds each request itself (`UndiciHttpClient`): no forked race per request then. */
-  readonly timesOutItself: boolean
+  /**
+   * Sends `request` and reads its answer with `read`, both within `timeout`: by
+   * `UndiciHttpClient`'s own timer when the client is one (no forked race per request), else raced
+   * against the limit.
+   */
+  readonly exchange: <A, E>(
+    request: HttpClientRequest.HttpClientRequest,
+    timeout: Duration.Duration,
+    read: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | HttpClientError.HttpClientError | AttemptTimedOut>
 }
 
-/** The client with tracing headers off: requests carry only what the API documents. */
-export const plainClient = (client: HttpClient.HttpClient): Client => ({
-  http: client.pipe(HttpClient.withTracerPropagation(false)),
-  timesOutItself: UndiciHttpClient.isUndiciHttpClient(client)
-})
+/** An attempt that ran out of time, from a client that does not time out by itself. */
+class AttemptTimedOut {
+  readonly _tag = "AttemptTimedOut"
+}
+
+// Tracing headers off, so that requests carry only what the API documents. Only while tracing is
+// on: without a span no header is added, and the `Effect.locally` that turns them off costs ~20
+// runtime steps a request.
+const withoutTraceHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? Effect.locally(effect, HttpClient.currentTracerPropagation, false)
+      : effect
+  )
+
+/** The client core sends through. */
+export const plainClient = (client: HttpClient.HttpClient): Client => {
+  if (UndiciHttpClient.isUndiciHttpClient(client)) {
+    // Its answers come read whole, so `read` needs no time limit of its own.
+    return { exchange: (request, timeout, read) => withoutTraceHeaders(Effect.flatMap(client.executeWithin(request, timeout), read)) }
+  }
+  const timedOut = new AttemptTimedOut()
+  return {
+    exchange: (request, timeout, read) =>
+      withoutTraceHeaders(
+        Effect.timeoutFail(Effect.flatMap(client.execute(request), read), { duration: timeout, onTimeout: () => timedOut })
+      )
+  }
+}
 
 /**
  * Sends `request` and reads its answer within `attemptTimeout`. Fails only with a timeout, a
@@ -111,29 +142,24 @@ export const exchange = (
         ? bodyTooLarge(endpoint, error.response.status)
         : new TransportError({ endpoint, reason: transportReason(error) })
     )
-  const answer = client.http.execute(request).pipe(
-    Effect.flatMap((response) => {
-      // Read once: a response's `headers` may be built anew on each access.
-      const headers = response.headers
-      const retryAfter = headers["retry-after"]
-      return readBody(response, headers, endpoint).pipe(
-        Effect.flatMap((body) =>
-          retryAfter === undefined
-            ? Effect.succeed<Reply>({ status: response.status, body, retryAfterMillis: undefined })
-            : Effect.map(Clock.currentTimeMillis, (now): Reply => ({
-              status: response.status,
-              body,
-              retryAfterMillis: parseRetryAfter(retryAfter, now)
-            }))
-        )
+  return client.exchange(request, attemptTimeout, (response) => {
+    // Read once: a response's `headers` may be built anew on each access.
+    const headers = response.headers
+    const retryAfter = headers["retry-after"]
+    return readBody(response, headers, endpoint).pipe(
+      Effect.flatMap((body) =>
+        retryAfter === undefined
+          ? Effect.succeed<Reply>({ status: response.status, body, retryAfterMillis: undefined })
+          : Effect.map(Clock.currentTimeMillis, (now): Reply => ({
+            status: response.status,
+            body,
+            retryAfterMillis: parseRetryAfter(retryAfter, now)
+          }))
       )
-    }),
-    Effect.catchTags({ RequestError: failed, ResponseError: failed })
+    )
+  }).pipe(
+    Effect.catchTags({ RequestError: failed, ResponseError: failed, AttemptTimedOut: () => Effect.fail(timedOut()) })
   )
-  return client.timesOutItself
-    // A timer in the client aborts the request: no fiber forked per request for a race.
-    ? UndiciHttpClient.withTimeout(attemptTimeout)(answer)
-    : Effect.timeoutFail(answer, { duration: attemptTimeout, onTimeout: timedOut })
 }
 
 /** Parses a JSON body, or `None` when it is not JSON. */
