@@ -278,6 +278,22 @@ describe.concurrent("consumer-jws", () => {
     })
   }
 
+  it("batch from stdin that stalls stops on SIGINT with exit 130, keeping what it issued", async () => {
+    const output = file("stalled.jsonl")
+    const batch = CliProcess.start(["batch", "-", "--format", "list", "-o", output, "--progress", "json"], envOf(emulator))
+    // One ID, and the pipe left open: the batch waits for more input.
+    batch.child.stdin.write("stalled-1\n")
+    await batch.waitFor(`"issued":1`, "stderr")
+    batch.child.kill("SIGINT")
+    // Within the 5 s grace and some: not held until the pipe closes.
+    const stopped = await Promise.race([batch.done, new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 15_000))])
+    batch.child.stdin.end()
+    assert.notStrictEqual(stopped, "still running", "the batch waited for input after SIGINT")
+    const result = await batch.done
+    assert.strictEqual(result.code, 130, result.stderr)
+    assert.deepStrictEqual(lines(Fs.readFileSync(output, "utf8")).map((line) => JSON.parse(line).consumer_id), ["stalled-1"])
+  })
+
   it("emulator writes its URL first and exits 0 on SIGTERM", async () => {
     const server = CliProcess.start(["emulator", "--key-bits", "1024", "--account", "le31457780"])
     server.child.stdin.end()

@@ -24,7 +24,7 @@ export const knownColumns: ReadonlyArray<string> = ["consumer_id", "ext_consumer
 
 const readChunkBytes = 256 * 1024
 
-const openSource = (path: string): AsyncIterable<Uint8Array> =>
+const openSource = (path: string): Readable =>
   path === "-" ? process.stdin : NodeFs.createReadStream(path, { highWaterMark: readChunkBytes })
 
 interface CsvFault {
@@ -45,7 +45,7 @@ const newlinesIn = (fields: ReadonlyArray<string>): number => {
   return count
 }
 
-async function* csvRows(path: string, maxLength: number): AsyncGenerator<Row> {
+async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator<Row> {
   // The line the last parsed record ended on, noted as csv-parse parses (it reads ahead of us).
   let lastLine = 0
   const parser = parse({
@@ -62,7 +62,7 @@ async function* csvRows(path: string, maxLength: number): AsyncGenerator<Row> {
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
   })
-  const feeding = pipeline(Readable.from(decodeUtf8(openSource(path))), parser)
+  const feeding = pipeline(Readable.from(decodeUtf8(open())), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
     for await (const { info, record } of parser as AsyncIterable<{ info: { lines: number }; record: Array<string> }>) {
@@ -86,8 +86,8 @@ async function* csvRows(path: string, maxLength: number): AsyncGenerator<Row> {
   }
 }
 
-async function* listRows(path: string, maxLength: number): AsyncGenerator<Row> {
-  for await (const { line, text } of splitLines(decodeUtf8(openSource(path)), maxLength)) {
+async function* listRows(open: () => Readable, maxLength: number): AsyncGenerator<Row> {
+  for await (const { line, text } of splitLines(decodeUtf8(open()), maxLength)) {
     if (text.length > 0) yield { line, fields: [text] }
   }
 }
@@ -135,7 +135,10 @@ export const open = (options: {
       })
     }
     const format = options.format === "auto" && path.toLowerCase().endsWith(".txt") ? "list" : options.format
-    const iterator = format === "list" ? listRows(path, options.maxLineLength) : csvRows(path, options.maxLineLength)
+    // Opened on the first read, as before; kept to be destroyed on close.
+    let source: Readable | undefined
+    const openOnce = () => (source = openSource(path))
+    const iterator = format === "list" ? listRows(openOnce, options.maxLineLength) : csvRows(openOnce, options.maxLineLength)
     const next = Effect.tryPromise({
       try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
       catch: (error) =>
@@ -143,7 +146,12 @@ export const open = (options: {
           ? new InputFormatError({ path, line: error.line, reason: error.reason })
           : new InputReadError({ path, reason: systemReason(error) })
     })
-    const close = Effect.promise(() => iterator.return(undefined).then(() => undefined, () => undefined))
+    // The source is destroyed first: a read still waiting for input (a pipe that stalls) would hold
+    // the generator's `return` until more input came, and Ctrl-C with it.
+    const close = Effect.promise(() => {
+      source?.destroy()
+      return iterator.return(undefined).then(() => undefined, () => undefined)
+    })
     if (format === "list") {
       if (options.column !== undefined) {
         return yield* new MissingColumnError({ header: [], column: options.column })
