@@ -27,7 +27,12 @@ describe("ConsumerJwsIssuer", () => {
       assert.strictEqual(idpRequest.headers["content-type"], "application/json")
       assert.deepStrictEqual(JSON.parse(idpRequest.body), { ext_consumer_id: "random_id0.80668702615" })
       for (const request of fake.requests) assert.notInclude(request.url.href, "s3cr3t")
-    }).pipe(Effect.provide(fake.layer))
+      // Traced (the test runs with Effect's tracer on), but no trace headers reach LivePerson.
+      for (const request of fake.requests) {
+        assert.notProperty(request.headers, "traceparent", request.url.href)
+        assert.notProperty(request.headers, "b3", request.url.href)
+      }
+    }).pipe(Effect.provide(fake.layer), Effect.withSpan("caller"))
   })
 
   it.effect("retries a 503 burst with backoff and succeeds", () => {
