@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Ref } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { AccountId } from "./AccountId.js"
 import * as AppJwt from "./AppJwt.js"
 import * as BaseUri from "./BaseUri.js"
@@ -71,7 +71,6 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const client = Http.plainClient(yield* HttpClient.HttpClient)
   const resolver = yield* DomainResolver
   const renewBefore = Duration.toMillis(options.renewBefore ?? defaultRenewBefore)
-  const cached = yield* Ref.make(Option.none<Cached>())
   const renewal = yield* Effect.makeSemaphore(1)
   const secretForms = [Redacted.value(options.clientSecret), new URLSearchParams({ s: Redacted.value(options.clientSecret) }).toString().slice(2)]
     .filter((form, index, forms) => form.length > 0 && forms.indexOf(form) === index)
@@ -128,20 +127,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   let fetches = 0
   let lastFailure: AppJwtError | undefined
 
-  const fresh = (now: number) => (entry: Option.Option<Cached>) => Option.filter(entry, ({ renewAt }) => now < renewAt)
+  // The token in use: read on every `get` (once per issuance) without a runtime step of its own.
+  let current: Cached | undefined
 
-  const get = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const current = fresh(now)(yield* Ref.get(cached))
-    if (Option.isSome(current)) return current.value.token
-    // One renewal at a time; callers that waited find the new token without a request of their own,
-    // or share the failure of the request made while they waited (no request each: no retry storm
-    // against Sentinel when it refuses the credentials).
-    const fetchesBefore = fetches
-    return yield* renewal.withPermits(1)(
+  const renew = (fetchesBefore: number) =>
+    renewal.withPermits(1)(
       Effect.gen(function*() {
-        const again = fresh(yield* Clock.currentTimeMillis)(yield* Ref.get(cached))
-        if (Option.isSome(again)) return again.value.token
+        const again = current
+        if (again !== undefined && (yield* Clock.currentTimeMillis) < again.renewAt) return again.token
         if (fetches !== fetchesBefore && lastFailure !== undefined) return yield* Effect.fail(lastFailure)
         const entry = yield* fetchWithPolicy.pipe(
           Effect.tapBoth({
@@ -149,19 +142,27 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             onSuccess: () => Effect.sync(() => (fetches++, lastFailure = undefined))
           })
         )
-        yield* Ref.set(cached, Option.some(entry))
+        current = entry
         return entry.token
       })
     )
+
+  // One renewal at a time; callers that waited find the new token without a request of their own,
+  // or share the failure of the request made while they waited (no request each: no retry storm
+  // against Sentinel when it refuses the credentials).
+  const get = Effect.clockWith((clock) => {
+    const entry = current
+    return entry !== undefined && clock.unsafeCurrentTimeMillis() < entry.renewAt ? Effect.succeed(entry.token) : renew(fetches)
   })
 
   return AppJwtProvider.of({
     get,
     invalidate: (stale) =>
-      Ref.update(cached, (current) =>
-        Option.isSome(current) && (stale === undefined || Redacted.value(current.value.token) === Redacted.value(stale))
-          ? Option.none()
-          : current)
+      Effect.sync(() => {
+        if (current !== undefined && (stale === undefined || Redacted.value(current.token) === Redacted.value(stale))) {
+          current = undefined
+        }
+      })
   })
 })
 

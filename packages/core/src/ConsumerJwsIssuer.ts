@@ -21,7 +21,7 @@ import {
 } from "./ConsumerJwsError.js"
 import { DomainResolver } from "./DomainResolver.js"
 import * as Http from "./internal/http.js"
-import { RequestGate } from "./RequestGate.js"
+import { type Gate, RequestGate } from "./RequestGate.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as ServiceName from "./ServiceName.js"
 
@@ -57,6 +57,9 @@ export interface Options {
 interface Issuance {
   readonly consumerId: ConsumerId.ConsumerId
   readonly policy: RetryPolicy.Settings
+  /** The fiber's clock and gate, read once: the issuance reads the time several times per request. */
+  readonly clock: Clock.Clock
+  readonly gate: Gate
   /**
    * Epoch millis by which the issuance ends, retries and backoff included. Time queued at the
    * `RequestGate` (a batch's shared rate, its pause after a 429) moves it later: that wait is the
@@ -107,30 +110,28 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // One POST to the IDP, within the attempt timeout and the time left before the issuance's
   // deadline (a plain bound on each attempt rather than a race around the whole issuance: a timeout
   // forks fibers, and this is the hot path). The caller retries; this maps the answer.
-  const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) =>
-    Effect.gen(function*() {
-      const gate = yield* RequestGate
-      const request = HttpClientRequest.bodyUnsafeJson(requestTo(domain, appJwt), { ext_consumer_id: issuance.consumerId })
-      const queuedAt = yield* Clock.currentTimeMillis
-      yield* gate.enter
-      const now = yield* Clock.currentTimeMillis
+  const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) => {
+    const { clock, gate } = issuance
+    const request = HttpClientRequest.bodyUnsafeJson(requestTo(domain, appJwt), { ext_consumer_id: issuance.consumerId })
+    const queuedAt = clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(gate.enter, () => {
+      const now = clock.unsafeCurrentTimeMillis()
       issuance.deadlineAt += now - queuedAt
       const left = issuance.deadlineAt - now
-      if (left <= 0) {
-        yield* gate.leave({ _tag: "Failed" })
-        return yield* issuance.deadlineExceeded()
-      }
+      if (left <= 0) return Effect.zipRight(gate.leave({ _tag: "Failed" }), issuance.deadlineExceeded())
       issuance.attempts++
       const attemptMillis = Duration.toMillis(issuance.policy.attemptTimeout)
-      return yield* Http.exchange(client, request, "idp", Duration.millis(Math.min(attemptMillis, left))).pipe(
-        Effect.tap((reply) => gate.leave({ _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis })),
-        Effect.tapError(() => gate.leave({ _tag: "Failed" })),
-        Effect.catchIf(
-          (error) => error._tag === "TimeoutError" && left < attemptMillis,
-          () => issuance.deadlineExceeded()
-        )
-      )
+      return Effect.matchEffect(Http.exchange(client, request, "idp", Duration.millis(Math.min(attemptMillis, left))), {
+        onSuccess: (reply) =>
+          Effect.as(gate.leave({ _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis }), reply),
+        onFailure: (error) =>
+          Effect.zipRight(
+            gate.leave({ _tag: "Failed" }),
+            error._tag === "TimeoutError" && left < attemptMillis ? issuance.deadlineExceeded() : Effect.fail(error)
+          )
+      })
     })
+  }
 
   // The token of a 2xx answer with its header and claims, checked against what was asked for.
   // Plain `Either`s, not Effects: this runs once per token issued.
@@ -212,30 +213,41 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     }).pipe(Effect.retry(RetryPolicy.schedule(issuance.policy, shouldRetry, () => issuance.deadlineAt)))
   }
 
+  const outcomeOf = (issuance: Issuance) => ({
+    onFailure: (error: ConsumerJwsError): Outcome => ({ _tag: "Failed", error, attempts: issuance.attempts }),
+    onSuccess: (issued: Omit<IssuedConsumerJws, "consumerId" | "attempts">): Outcome => ({
+      _tag: "Issued",
+      issued: { consumerId: issuance.consumerId, ...issued, attempts: issuance.attempts },
+      attempts: issuance.attempts
+    })
+  })
+
+  // The policy, the gate and the clock are read from the fiber directly, not yielded one by one:
+  // this runs once per ID of a batch, and each `yield*` is a runtime step.
   const issueOutcome = (input: string): Effect.Effect<Outcome> =>
-    Effect.gen(function*() {
+    Effect.withFiberRuntime((fiber) => {
       const reason = ConsumerId.validate(input)
       if (reason !== undefined) {
-        return { _tag: "Failed", error: new InvalidInputError({ field: "ext_consumer_id", reason: `a consumer ID ${reason}` }), attempts: 0 } as const
+        return Effect.succeed<Outcome>({
+          _tag: "Failed",
+          error: new InvalidInputError({ field: "ext_consumer_id", reason: `a consumer ID ${reason}` }),
+          attempts: 0
+        })
       }
-      const consumerId = input as ConsumerId.ConsumerId
-      const policy = yield* RetryPolicy.RetryPolicy
-      const deadlineAt = (yield* Clock.currentTimeMillis) + Duration.toMillis(policy.deadline)
+      const policy = Context.get(fiber.currentContext, RetryPolicy.RetryPolicy)
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const issuance: Issuance = {
-        consumerId,
+        consumerId: input as ConsumerId.ConsumerId,
         policy,
-        deadlineAt,
+        clock,
+        gate: Context.get(fiber.currentContext, RequestGate),
+        deadlineAt: clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline),
         attempts: 0,
         renewed: false,
         deadlineExceeded: () =>
           Effect.fail(new TimeoutError({ endpoint: "idp", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) }))
       }
-      const result = yield* issueOnce(issuance).pipe(Effect.catchIf(shouldRetry, retryAfter(issuance)), Effect.either)
-      const attempts = issuance.attempts
-      return Either.match(result, {
-        onLeft: (error): Outcome => ({ _tag: "Failed", error, attempts }),
-        onRight: (issued): Outcome => ({ _tag: "Issued", issued: { consumerId, ...issued, attempts }, attempts })
-      })
+      return issueOnce(issuance).pipe(Effect.catchIf(shouldRetry, retryAfter(issuance)), Effect.match(outcomeOf(issuance)))
     })
 
   return ConsumerJwsIssuer.of({

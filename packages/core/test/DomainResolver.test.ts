@@ -81,6 +81,28 @@ describe("DomainResolver", () => {
       assert.strictEqual(fake.counts.csds, 1)
     }).pipe(Effect.provide(fake.layer))
   })
+
+  it.effect("a domain served from the cache keeps its TTL from the lookup, and resolveAll replaces one in use", () => {
+    const fake = makeFake({
+      csds: (n, request) =>
+        request.url.pathname.endsWith("/service/baseURI.json")
+          ? { status: 200, body: { baseURIs: [{ service: "idp", account: accountId, baseURI: `all${n}.example.com` }] } }
+          : { status: 200, body: { baseURI: `one${n}.example.com` } }
+    })
+    return Effect.gen(function*() {
+      const resolver = yield* DomainResolver.DomainResolver
+      yield* resolver.resolveAll
+      yield* TestClock.adjust(Duration.minutes(9))
+      assert.strictEqual(yield* resolver.resolve(ServiceName.idp), "all0.example.com")
+      // Ten minutes after the lookup, not after the first `resolve`: looked up again.
+      yield* TestClock.adjust(Duration.minutes(2))
+      assert.strictEqual(yield* resolver.resolve(ServiceName.idp), "one1.example.com")
+      assert.strictEqual(fake.counts.csds, 2)
+      yield* resolver.resolveAll
+      assert.strictEqual(yield* resolver.resolve(ServiceName.idp), "all2.example.com")
+      assert.strictEqual(fake.counts.csds, 3)
+    }).pipe(Effect.provide(fake.layer))
+  })
 })
 
 import { consumerJws as consumerToken } from "./fixtures.js"

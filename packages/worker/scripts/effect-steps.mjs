@@ -19,7 +19,8 @@ class StepCounter extends Supervisor.AbstractSupervisor {
   value = Effect.void
   steps = new Map()
   onEffect(_fiber, effect) {
-    this.steps.set(effect._op, (this.steps.get(effect._op) ?? 0) + 1)
+    const kind = effect._op === "Commit" && process.env.STEPS_DETAIL ? `Commit:${effect.constructor?.name}:${String(effect.commit).slice(0, 80)}` : effect._op
+    this.steps.set(kind, (this.steps.get(kind) ?? 0) + 1)
   }
 }
 

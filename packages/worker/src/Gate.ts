@@ -93,7 +93,9 @@ interface State {
  * run atomically on the one JavaScript thread, so every fiber of the batch shares it safely.
  */
 export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
-  Effect.sync(() => {
+  // The clock in force where the gate is made: `enter` and `leave` read it synchronously (they run
+  // on every request, and a `Clock.currentTimeMillis` step each was measurable there).
+  Effect.clockWith((clock) => Effect.sync(() => {
     const settings: Settings = { ...defaults, ...options }
     const state: State = {
       pausedUntil: 0,
@@ -218,7 +220,8 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
 
     // Without a rate to keep (no --rate, no 429 yet) and outside a pause, a request goes at once:
     // the common case, on every request, so it skips the pacing loop.
-    const enter: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const enter: Effect.Effect<void> = Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
       if (now < state.pausedUntil || limit() !== undefined) return paced
       admit(now)
       return Effect.void
@@ -256,7 +259,8 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
     }
 
     const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+      Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
         state.inFlight = Math.max(0, state.inFlight - 1)
         if (outcome._tag !== "Answered") return
         if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
@@ -273,4 +277,4 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
     }))
 
     return { enter, leave, stats }
-  })
+  }))
