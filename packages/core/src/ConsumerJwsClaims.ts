@@ -7,13 +7,19 @@ import { Effect, Either, ParseResult, Redacted, Schema } from "effect"
 import { InvalidInputError } from "./ConsumerJwsError.js"
 import * as Jwt from "./internal/jwt.js"
 
-/** The claims LivePerson puts in every ConsumerJWS. */
-export class ConsumerJwsClaims extends Schema.Class<ConsumerJwsClaims>("ConsumerJwsClaims")({
+/**
+ * The claims LivePerson puts in every ConsumerJWS. A plain struct, not a `Schema.Class`: a class
+ * instance is validated again as it is constructed, and this is decoded once per token issued.
+ */
+export const ConsumerJwsClaims = Schema.Struct({
   account_id: Schema.String,
   ext_consumer_id: Schema.String,
   /** LivePerson's stable consumer ID: the same `ext_consumer_id` always maps to the same value. */
   lp_consumer_id: Schema.String
-}) {}
+}).annotations({ identifier: "ConsumerJwsClaims" })
+
+/** The claims LivePerson puts in every ConsumerJWS. */
+export type ConsumerJwsClaims = typeof ConsumerJwsClaims.Type
 
 /** The JOSE header of a ConsumerJWS. */
 export const ConsumerJwsHeader = Schema.Struct({
