@@ -4,7 +4,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { AppJwtProvider, ConsumerJwsClient, ConsumerJwsIssuer, DomainResolver, RetryPolicy } from "@consumer-jws/core"
+import { AppJwtProvider, ConsumerJwsClient, ConsumerJwsIssuer, DomainResolver, RequestGate, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
 import { Emulator } from "@consumer-jws/emulator"
 import { ConfigProvider, Duration, Effect, Layer, Redacted } from "effect"
 import * as Http from "node:http"
@@ -84,6 +84,35 @@ describe("core against the emulator", () => {
       assert.isAbove(stats.routes.idp["503"] ?? 0, 0)
       assert.strictEqual(stats.routes.idp["201"], 30)
       assert.strictEqual(issued.reduce((sum, jws) => sum + jws.attempts, 0), 30 + (stats.routes.idp["503"] ?? 0))
+    }))
+
+  it.scopedLive("every IDP request passes the RequestGate in force and tells it how it ended, with or without its fast path", () =>
+    Effect.gen(function*() {
+      for (const fastPath of [false, true]) {
+        const emulator = yield* Emulator.make({ keyBits: 1024, seed: 3, faults: { rate503: 0.3 } })
+        const seen = { entered: 0, statuses: [] as Array<number> }
+        const record = (outcome: RequestGate.Outcome) => {
+          if (outcome._tag === "Answered") seen.statuses.push(outcome.status)
+        }
+        const gate: RequestGate.Gate = {
+          enter: Effect.sync(() => void seen.entered++),
+          leave: (outcome) => Effect.sync(() => record(outcome)),
+          ...(fastPath ? { unsafeTryEnter: () => (seen.entered++, true), unsafeLeave: record } : {})
+        }
+        const ids = Array.from({ length: 20 }, (_, i) => `gated-${i}`)
+        yield* Effect.forEach(ids, issue, { concurrency: 4 }).pipe(
+          Effect.provideService(RequestGate.RequestGate, gate),
+          Effect.provide(clientFor(emulator)),
+          Effect.provide(fastRetries),
+          Effect.provide(UndiciHttpClient.layer)
+        )
+        const stats = yield* emulator.stats
+        const served = Object.values(stats.routes.idp).reduce((sum, count) => sum + count, 0)
+        assert.strictEqual(seen.entered, served, `fast path ${fastPath}`)
+        assert.strictEqual(seen.statuses.filter((status) => status === 201).length, 20)
+        assert.strictEqual(seen.statuses.filter((status) => status === 503).length, stats.routes.idp["503"] ?? 0)
+        assert.isAbove(stats.routes.idp["503"] ?? 0, 0)
+      }
     }))
 
   it.scopedLive("a 401 renews the AppJWT once and succeeds", () =>

@@ -21,7 +21,8 @@ import {
 } from "./ConsumerJwsError.js"
 import { DomainResolver } from "./DomainResolver.js"
 import * as Http from "./internal/http.js"
-import { type Gate, RequestGate } from "./RequestGate.js"
+import * as RequestGate from "./RequestGate.js"
+import type { Gate } from "./RequestGate.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as ServiceName from "./ServiceName.js"
 
@@ -77,6 +78,8 @@ const IdpErrorBody = Schema.Struct({
 
 const decodeIssueResponse = Http.jsonDecoder(ConsumerJws.IssueResponse)
 
+const failed: RequestGate.Outcome = { _tag: "Failed" }
+
 const errorCodeOf = (body: string): number | undefined =>
   Either.getOrUndefined(Either.fromOption(Http.parseJson(body), () => undefined).pipe(
     Either.flatMap((json) => Schema.decodeUnknownEither(IdpErrorBody)(json)),
@@ -107,30 +110,46 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return template.request
   }
 
+  // How a request ended, told to the gate: as a plain call when the gate has one (a batch's does).
+  const leave = <A, E>(gate: Gate, outcome: RequestGate.Outcome, then: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+    if (gate.unsafeLeave === undefined) return Effect.zipRight(gate.leave(outcome), then)
+    gate.unsafeLeave(outcome)
+    return then
+  }
+
   // One POST to the IDP, within the attempt timeout and the time left before the issuance's
   // deadline (a plain bound on each attempt rather than a race around the whole issuance: a timeout
-  // forks fibers, and this is the hot path). The caller retries; this maps the answer.
-  const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) => {
+  // forks fibers, and this is the hot path). The caller retries; this maps the answer. A transport
+  // failure drops the cached domain: domains "can be subject to change".
+  const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>): Effect.Effect<Http.Reply, ConsumerJwsError> => {
     const { clock, gate } = issuance
     const request = HttpClientRequest.bodyUnsafeJson(requestTo(domain, appJwt), { ext_consumer_id: issuance.consumerId })
-    const queuedAt = clock.unsafeCurrentTimeMillis()
-    return Effect.flatMap(gate.enter, () => {
+    const send = (queuedAt: number): Effect.Effect<Http.Reply, ConsumerJwsError> => {
       const now = clock.unsafeCurrentTimeMillis()
       issuance.deadlineAt += now - queuedAt
       const left = issuance.deadlineAt - now
-      if (left <= 0) return Effect.zipRight(gate.leave({ _tag: "Failed" }), issuance.deadlineExceeded())
+      if (left <= 0) return leave(gate, failed, issuance.deadlineExceeded())
       issuance.attempts++
       const attemptMillis = Duration.toMillis(issuance.policy.attemptTimeout)
       return Effect.matchEffect(Http.exchange(client, request, "idp", Duration.millis(Math.min(attemptMillis, left))), {
         onSuccess: (reply) =>
-          Effect.as(gate.leave({ _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis }), reply),
+          leave(gate, { _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis }, Effect.succeed(reply)),
         onFailure: (error) =>
-          Effect.zipRight(
-            gate.leave({ _tag: "Failed" }),
-            error._tag === "TimeoutError" && left < attemptMillis ? issuance.deadlineExceeded() : Effect.fail(error)
+          leave<never, ConsumerJwsError>(
+            gate,
+            failed,
+            error._tag === "TimeoutError" && left < attemptMillis
+              ? issuance.deadlineExceeded()
+              : error._tag === "TransportError"
+              ? Effect.zipRight(resolver.invalidate(ServiceName.idp, domain), Effect.fail(error))
+              : Effect.fail(error)
           )
       })
-    })
+    }
+    // Straight through when the gate lets it (no rate to keep, no pause): no runtime step for it.
+    if (gate.unsafeTryEnter?.() === true) return send(clock.unsafeCurrentTimeMillis())
+    const queuedAt = clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(gate.enter, () => send(queuedAt))
   }
 
   // The token of a 2xx answer with its header and claims, checked against what was asked for.
@@ -158,44 +177,47 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return Either.right({ token, header, claims })
   }
 
-  const issueOnce = (
-    issuance: Issuance
-  ): Effect.Effect<Omit<IssuedConsumerJws, "consumerId" | "attempts">, ConsumerJwsError> =>
-    Effect.gen(function*() {
-      const consumerId = issuance.consumerId
-      const domain = yield* resolver.resolve(ServiceName.idp)
-      const appJwt = yield* appJwts.get
-      const reply = yield* post(issuance, domain, appJwt).pipe(
-        Effect.tapErrorTag("TransportError", () => resolver.invalidate(ServiceName.idp, domain))
-      )
-      switch (reply.status) {
-        case 201:
-        case 200: {
-          return yield* tokenOf(reply, consumerId)
-        }
-        case 400:
-          return yield* new InvalidInputError({
-            field: "ext_consumer_id",
-            reason: `the IDP refused it (HTTP 400: ${Http.excerpt(reply.body) || "no reason given"})`
-          })
-        case 401:
-        case 403: {
-          // The AppJWT may have been revoked or expired early: renew it once, then give up.
-          if (reply.status === 401 && !issuance.renewed) {
-            issuance.renewed = true
-            yield* Effect.logDebug("the IDP refused the AppJWT; renewing it once")
-            yield* appJwts.invalidate(appJwt)
-            return yield* issueOnce(issuance)
-          }
-          const errorCode = errorCodeOf(reply.body)
-          return yield* new UnauthorizedError({ status: reply.status, ...(errorCode === undefined ? {} : { errorCode }) })
-        }
-        default:
-          return yield* Http.statusError("idp", reply).pipe(
-            Effect.flatMap(() => Effect.fail(Http.unexpected("idp", reply, `HTTP ${reply.status} is not a documented answer`)))
+  // What an answer from the IDP means: the token, or the error to retry or report.
+  const answer = (
+    issuance: Issuance,
+    appJwt: Redacted.Redacted<string>,
+    reply: Http.Reply
+  ): Effect.Effect<Omit<IssuedConsumerJws, "consumerId" | "attempts">, ConsumerJwsError> => {
+    switch (reply.status) {
+      case 201:
+      case 200:
+        return tokenOf(reply, issuance.consumerId)
+      case 400:
+        return new InvalidInputError({
+          field: "ext_consumer_id",
+          reason: `the IDP refused it (HTTP 400: ${Http.excerpt(reply.body) || "no reason given"})`
+        })
+      case 401:
+      case 403: {
+        // The AppJWT may have been revoked or expired early: renew it once, then give up.
+        if (reply.status === 401 && !issuance.renewed) {
+          issuance.renewed = true
+          return Effect.logDebug("the IDP refused the AppJWT; renewing it once").pipe(
+            Effect.zipRight(appJwts.invalidate(appJwt)),
+            Effect.zipRight(Effect.suspend(() => issueOnce(issuance)))
           )
+        }
+        const errorCode = errorCodeOf(reply.body)
+        return new UnauthorizedError({ status: reply.status, ...(errorCode === undefined ? {} : { errorCode }) })
       }
-    })
+      default:
+        return Http.statusError("idp", reply).pipe(
+          Effect.zipRight(Effect.fail(Http.unexpected("idp", reply, `HTTP ${reply.status} is not a documented answer`)))
+        )
+    }
+  }
+
+  // One attempt: the domain and the AppJWT (cached: a map read each), the POST, its meaning.
+  // Plain `flatMap`s rather than `Effect.gen`: this runs once per ID of a batch.
+  const issueOnce = (issuance: Issuance): Effect.Effect<Omit<IssuedConsumerJws, "consumerId" | "attempts">, ConsumerJwsError> =>
+    Effect.flatMap(resolver.resolve(ServiceName.idp), (domain) =>
+      Effect.flatMap(appJwts.get, (appJwt) =>
+        Effect.flatMap(post(issuance, domain, appJwt), (reply) => answer(issuance, appJwt, reply))))
 
   // Only the IDP's own failures are retried here: the domain and the AppJWT were already retried
   // by their providers, and a failure that reaches us from them is final.
@@ -240,14 +262,19 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         consumerId: input as ConsumerId.ConsumerId,
         policy,
         clock,
-        gate: Context.get(fiber.currentContext, RequestGate),
+        gate: Context.get(fiber.currentContext, RequestGate.RequestGate),
         deadlineAt: clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline),
         attempts: 0,
         renewed: false,
         deadlineExceeded: () =>
           Effect.fail(new TimeoutError({ endpoint: "idp", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) }))
       }
-      return issueOnce(issuance).pipe(Effect.catchIf(shouldRetry, retryAfter(issuance)), Effect.match(outcomeOf(issuance)))
+      const outcome = outcomeOf(issuance)
+      return Effect.matchEffect(issueOnce(issuance), {
+        onFailure: (error) =>
+          shouldRetry(error) ? Effect.match(retryAfter(issuance)(error), outcome) : Effect.succeed(outcome.onFailure(error)),
+        onSuccess: (issued) => Effect.succeed(outcome.onSuccess(issued))
+      })
     })
 
   return ConsumerJwsIssuer.of({

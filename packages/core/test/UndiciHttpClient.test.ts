@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Tracer } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Agent } from "undici"
@@ -140,6 +140,28 @@ describe("UndiciHttpClient", () => {
       yield* Deferred.await(arrived)
       yield* Fiber.interrupt(fiber)
       yield* Deferred.await(closed)
+    }))
+
+  it.scopedLive("an interrupted executeWithin ends its fiber at once, and its request ends at its time limit", () =>
+    Effect.gen(function*() {
+      const arrived = yield* Deferred.make<void>()
+      const closed = yield* Deferred.make<number>()
+      const url = yield* server((request) => {
+        request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.succeed(Date.now())))
+        Deferred.unsafeDone(arrived, Effect.void)
+      })
+      const http = yield* client
+      if (!UndiciHttpClient.isUndiciHttpClient(http)) return assert.fail("the layer's client is an UndiciHttpClient")
+      const sentAt = Date.now()
+      const fiber = yield* Effect.fork(
+        http.executeWithin(HttpClientRequest.get(url), Duration.millis(400)).pipe(Effect.withTracerEnabled(false))
+      )
+      yield* Deferred.await(arrived)
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      // No finalizer aborted it: the connection closes when the request's own timer ends it.
+      const closedAt = yield* Deferred.await(closed)
+      assert.isAtLeast(closedAt - sentAt, 390)
     }))
 
   it.scopedLive("an answer larger than maxBodyBytes fails with BodyTooLarge, its length declared or not", () =>

@@ -283,10 +283,10 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
         return Deferred.succeed(stopped, reason)
       })
 
-    const append = (record: Output.Record) =>
-      writer.append(Output.encode(record, outputFormat)).pipe(
-        Effect.catchAll((error) => requestStop({ _tag: "WriteFailed", error }))
-      )
+    // A failed write stops the run (what was written stays, and a resume carries on from it).
+    const flushOrStop = writer.flush.pipe(Effect.catchAll((error) => requestStop({ _tag: "WriteFailed", error })))
+    const append = (record: Output.Record): Effect.Effect<void> =>
+      Effect.suspend(() => writer.unsafeBuffer(Output.encode(record, outputFormat)) ? flushOrStop : Effect.void)
 
     const reject = (line: number, value: string, error: string, message: string) => {
       if (rejectedBefore.has(line)) {
@@ -357,25 +357,23 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
       return append({ status: "failed", consumerId, error: error._tag, message: error.message, attempts })
     }
 
-    const issueOne = (issuer: Issuer, consumerId: string) =>
-      Effect.gen(function*() {
-        const started = clock.unsafeCurrentTimeNanos()
-        const outcome = yield* issuer.issueOutcome(consumerId)
-        const finished = clock.unsafeCurrentTimeNanos()
+    // Called from a running worker, so the clock is read as the issuance starts.
+    const issueOne = (issuer: Issuer, consumerId: string): Effect.Effect<void> => {
+      const started = clock.unsafeCurrentTimeNanos()
+      return Effect.flatMap(issuer.issueOutcome(consumerId), (outcome) => {
         tally.attempts += outcome.attempts
-        if (outcome._tag === "Issued") {
-          tally.issued++
-          tally.latency.record(Number(finished - started) / 1e6)
-          return yield* append({
-            status: "issued",
-            consumerId,
-            lpConsumerId: outcome.issued.claims.lp_consumer_id,
-            token: outcome.issued.token,
-            attempts: outcome.attempts
-          })
-        }
-        return yield* recordFailed(consumerId, outcome.error, outcome.attempts)
+        if (outcome._tag === "Failed") return recordFailed(consumerId, outcome.error, outcome.attempts)
+        tally.issued++
+        tally.latency.record(Number(clock.unsafeCurrentTimeNanos() - started) / 1e6)
+        return append({
+          status: "issued",
+          consumerId,
+          lpConsumerId: outcome.issued.claims.lp_consumer_id,
+          token: outcome.issued.token,
+          attempts: outcome.attempts
+        })
       })
+    }
 
     // An outcome from a worker thread, recorded as `issueOne` records its own.
     const recordThreaded = (outcome: Threads.Outcome): Effect.Effect<void> => {

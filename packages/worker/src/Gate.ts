@@ -58,6 +58,8 @@ export interface Stats {
 
 /** A gate with its statistics. */
 export interface Gate extends RequestGate.Gate {
+  readonly unsafeTryEnter: () => boolean
+  readonly unsafeLeave: (outcome: RequestGate.Outcome) => void
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -219,13 +221,15 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
     })
 
     // Without a rate to keep (no --rate, no 429 yet) and outside a pause, a request goes at once:
-    // the common case, on every request, so it skips the pacing loop.
-    const enter: Effect.Effect<void> = Effect.suspend(() => {
+    // the common case, on every request, so it skips the pacing loop (and with `unsafeTryEnter`,
+    // any runtime step).
+    const unsafeTryEnter = (): boolean => {
       const now = clock.unsafeCurrentTimeMillis()
-      if (now < state.pausedUntil || limit() !== undefined) return paced
+      if (now < state.pausedUntil || limit() !== undefined) return false
       admit(now)
-      return Effect.void
-    })
+      return true
+    }
+    const enter: Effect.Effect<void> = Effect.suspend(() => unsafeTryEnter() ? Effect.void : paced)
 
     const throttle = (now: number, retryAfterMillis: number | undefined) => {
       state.throttled++
@@ -258,14 +262,14 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       if (state.adaptiveRate >= state.epochRate * repaceGrowth) repace(now)
     }
 
-    const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> =>
-      Effect.sync(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        state.inFlight = Math.max(0, state.inFlight - 1)
-        if (outcome._tag !== "Answered") return
-        if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
-        else if (outcome.status >= 200 && outcome.status < 300) recover(now)
-      })
+    const unsafeLeave = (outcome: RequestGate.Outcome): void => {
+      const now = clock.unsafeCurrentTimeMillis()
+      state.inFlight = Math.max(0, state.inFlight - 1)
+      if (outcome._tag !== "Answered") return
+      if (outcome.status === 429) throttle(now, outcome.retryAfterMillis)
+      else if (outcome.status >= 200 && outcome.status < 300) recover(now)
+    }
+    const leave = (outcome: RequestGate.Outcome): Effect.Effect<void> => Effect.sync(() => unsafeLeave(outcome))
 
     const stats = Effect.sync((): Stats => ({
       requests: state.requests,
@@ -276,5 +280,5 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
       maxInFlight: state.maxInFlight
     }))
 
-    return { enter, leave, stats }
+    return { enter, leave, unsafeTryEnter, unsafeLeave, stats }
   }))

@@ -3,7 +3,7 @@
  * failures mapped to the flow's errors, and `Retry-After` parsed. Internal to core.
  */
 import { type Headers, HttpClient, type HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Either, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Either, type Fiber, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
 import {
   type Endpoint,
   RateLimitedError,
@@ -82,44 +82,102 @@ const readBody = (
 /** A client for LivePerson's endpoints: requests carry only what the API documents. */
 export interface Client {
   /**
-   * Sends `request` and reads its answer with `read`, both within `timeout`: by
-   * `UndiciHttpClient`'s own timer when the client is one (no forked race per request), else raced
-   * against the limit.
+   * Sends `request` and reads its answer within `timeout`. Fails only with a timeout, a transport
+   * failure or an oversized body; every status is returned for the caller to map.
    */
-  readonly exchange: <A, E>(
+  readonly exchange: (
     request: HttpClientRequest.HttpClientRequest,
-    timeout: Duration.Duration,
-    read: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E>
-  ) => Effect.Effect<A, E | HttpClientError.HttpClientError | AttemptTimedOut>
+    endpoint: Endpoint,
+    timeout: Duration.Duration
+  ) => Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError>
 }
+
+const timedOut = (endpoint: Endpoint, timeout: Duration.Duration) =>
+  new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(timeout) })
+
+const failure = (error: HttpClientError.HttpClientError, endpoint: Endpoint, timeout: Duration.Duration) =>
+  error.cause instanceof UndiciHttpClient.RequestTimedOut
+    ? timedOut(endpoint, timeout)
+    : error._tag === "ResponseError" && error.cause instanceof UndiciHttpClient.BodyTooLarge
+    ? bodyTooLarge(endpoint, error.response.status)
+    : new TransportError({ endpoint, reason: transportReason(error) })
+
+const replyOf = (status: number, headers: Headers.Headers, body: string, clock: Clock.Clock): Reply => {
+  const retryAfter = headers["retry-after"]
+  return { status, body, retryAfterMillis: retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, clock.unsafeCurrentTimeMillis()) }
+}
+
+// The reply of any response, its body read with the bound.
+const readReply = (response: HttpClientResponse.HttpClientResponse, endpoint: Endpoint, clock: Clock.Clock) => {
+  // Read once: a response's `headers` may be built anew on each access.
+  const headers = response.headers
+  return Effect.map(readBody(response, headers, endpoint), (body) => replyOf(response.status, headers, body, clock))
+}
+
+// Tracing headers off, so that requests carry only what the API documents. Only while tracing is
+// on: without a span no header is added, and the `Effect.locally` that turns them off costs ~20
+// runtime steps a request.
+const withoutTraceHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.locally(effect, HttpClient.currentTracerPropagation, false) : effect
 
 /** An attempt that ran out of time, from a client that does not time out by itself. */
 class AttemptTimedOut {
   readonly _tag = "AttemptTimedOut"
 }
 
-// Tracing headers off, so that requests carry only what the API documents. Only while tracing is
-// on: without a span no header is added, and the `Effect.locally` that turns them off costs ~20
-// runtime steps a request.
-const withoutTraceHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    fiber.getFiberRef(FiberRef.currentTracerEnabled)
-      ? Effect.locally(effect, HttpClient.currentTracerPropagation, false)
-      : effect
-  )
-
-/** The client core sends through. */
+/**
+ * The client core sends through. On `UndiciHttpClient` (the bulk path) an exchange is a few runtime
+ * steps: the client's own timer bounds it, and its answers come read whole, so the reply is built
+ * synchronously. Any other client is raced against the limit and its body read with a bound.
+ */
 export const plainClient = (client: HttpClient.HttpClient): Client => {
   if (UndiciHttpClient.isUndiciHttpClient(client)) {
-    // Its answers come read whole, so `read` needs no time limit of its own.
-    return { exchange: (request, timeout, read) => withoutTraceHeaders(Effect.flatMap(client.executeWithin(request, timeout), read)) }
+    return {
+      exchange: (request, endpoint, timeout) =>
+        Effect.withFiberRuntime((fiber) => {
+          const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+          return Effect.matchEffect(withoutTraceHeaders(client.executeWithin(request, timeout), fiber), {
+            onFailure: (error) => Effect.fail(failure(error, endpoint, timeout)),
+            onSuccess: (response) => {
+              const read = UndiciHttpClient.readResponse(response)
+              // Traced, the platform's client wraps the response: it is read as any other.
+              if (read === undefined) {
+                return Effect.catchTag(readReply(response, endpoint, clock), "ResponseError", (error) => Effect.fail(failure(error, endpoint, timeout)))
+              }
+              const body = read.bodyText()
+              if (body.length > maxBodyBytes || Buffer.byteLength(body) > maxBodyBytes) {
+                return Effect.fail(bodyTooLarge(endpoint, read.status))
+              }
+              const retryAfter = read.header("retry-after")
+              return Effect.succeed<Reply>({
+                status: read.status,
+                body,
+                retryAfterMillis: retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, clock.unsafeCurrentTimeMillis())
+              })
+            }
+          })
+        })
+    }
   }
-  const timedOut = new AttemptTimedOut()
+  const attemptTimedOut = new AttemptTimedOut()
   return {
-    exchange: (request, timeout, read) =>
-      withoutTraceHeaders(
-        Effect.timeoutFail(Effect.flatMap(client.execute(request), read), { duration: timeout, onTimeout: () => timedOut })
-      )
+    exchange: (request, endpoint, timeout) =>
+      Effect.withFiberRuntime((fiber) => {
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        return withoutTraceHeaders(
+          Effect.timeoutFail(Effect.flatMap(client.execute(request), (response) => readReply(response, endpoint, clock)), {
+            duration: timeout,
+            onTimeout: () => attemptTimedOut
+          }),
+          fiber
+        ).pipe(
+          Effect.catchTags({
+            RequestError: (error) => Effect.fail(failure(error, endpoint, timeout)),
+            ResponseError: (error) => Effect.fail(failure(error, endpoint, timeout)),
+            AttemptTimedOut: () => Effect.fail(timedOut(endpoint, timeout))
+          })
+        )
+      })
   }
 }
 
@@ -132,35 +190,7 @@ export const exchange = (
   request: HttpClientRequest.HttpClientRequest,
   endpoint: Endpoint,
   attemptTimeout: Duration.Duration
-): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> => {
-  const timedOut = () => new TimeoutError({ endpoint, scope: "attempt", timeoutMillis: Duration.toMillis(attemptTimeout) })
-  const failed = (error: HttpClientError.HttpClientError) =>
-    Effect.fail(
-      error.cause instanceof UndiciHttpClient.RequestTimedOut
-        ? timedOut()
-        : error._tag === "ResponseError" && error.cause instanceof UndiciHttpClient.BodyTooLarge
-        ? bodyTooLarge(endpoint, error.response.status)
-        : new TransportError({ endpoint, reason: transportReason(error) })
-    )
-  return client.exchange(request, attemptTimeout, (response) => {
-    // Read once: a response's `headers` may be built anew on each access.
-    const headers = response.headers
-    const retryAfter = headers["retry-after"]
-    return readBody(response, headers, endpoint).pipe(
-      Effect.flatMap((body) =>
-        retryAfter === undefined
-          ? Effect.succeed<Reply>({ status: response.status, body, retryAfterMillis: undefined })
-          : Effect.map(Clock.currentTimeMillis, (now): Reply => ({
-            status: response.status,
-            body,
-            retryAfterMillis: parseRetryAfter(retryAfter, now)
-          }))
-      )
-    )
-  }).pipe(
-    Effect.catchTags({ RequestError: failed, ResponseError: failed, AttemptTimedOut: () => Effect.fail(timedOut()) })
-  )
-}
+): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> => client.exchange(request, endpoint, attemptTimeout)
 
 /** Parses a JSON body, or `None` when it is not JSON. */
 export const parseJson = (body: string): Option.Option<unknown> => {

@@ -2,13 +2,13 @@
  * Reading the input: a CSV (RFC 4180, parsed by csv-parse's stream API) or a list of one ID a line,
  * from a file or stdin, streamed; the ID column chosen from the header.
  */
-import { parse } from "csv-parse"
+import { type Options, parse } from "csv-parse"
 import * as NodeFs from "node:fs"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { Effect } from "effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
-import { decodeUtf8, splitLines, TextFault } from "./text.js"
+import { decodeUtf8, splitLineRuns, TextFault } from "./text.js"
 
 /** How to read the input. */
 export type Format = "auto" | "csv" | "list"
@@ -45,15 +45,32 @@ const newlinesIn = (fields: ReadonlyArray<string>): number => {
   return count
 }
 
-async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator<Row> {
+// Rows are handed over in runs of what is parsed already: one promise per run rather than per row
+// (a million-row input would otherwise cost a million promise round trips through the runtime).
+const maxRun = 1024
+
+async function* inRuns(rows: AsyncIterable<Row>, buffered: () => number): AsyncGenerator<ReadonlyArray<Row>> {
+  let run: Array<Row> = []
+  for await (const row of rows) {
+    run.push(row)
+    if (run.length >= maxRun || buffered() === 0) {
+      yield run
+      run = []
+    }
+  }
+  if (run.length > 0) yield run
+}
+
+async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator<ReadonlyArray<Row>> {
   // The line the last parsed record ended on, noted as csv-parse parses (it reads ahead of us).
   let lastLine = 0
-  const parser = parse({
-    on_record: (record: Array<string>, context: { readonly lines: number }) => {
+  const options: Options<Row, Array<string>> = {
+    // The row is made here, where csv-parse tells the line: csv-parse counts the line a record
+    // ends on, and a quoted field may span lines.
+    on_record: (record, context): Row => {
       lastLine = context.lines
-      return record
+      return { line: context.lines - newlinesIn(record), fields: record }
     },
-    info: true,
     // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
     relax_column_count: true,
     // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
@@ -61,14 +78,13 @@ async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator
     skip_empty_lines: true,
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
-  })
+  }
+  // csv-parse's types let `on_record` return another shape than a record only with `columns` set.
+  const parser = parse(options as unknown as Options)
   const feeding = pipeline(Readable.from(decodeUtf8(open())), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
-    for await (const { info, record } of parser as AsyncIterable<{ info: { lines: number }; record: Array<string> }>) {
-      // csv-parse counts the line a record ends on; a quoted field may span lines.
-      yield { line: info.lines - newlinesIn(record), fields: record }
-    }
+    yield* inRuns(parser as AsyncIterable<Row>, () => parser.readableLength)
   } catch (error) {
     if (error instanceof TextFault) throw error
     const fault = error as CsvFault
@@ -86,9 +102,11 @@ async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator
   }
 }
 
-async function* listRows(open: () => Readable, maxLength: number): AsyncGenerator<Row> {
-  for await (const { line, text } of splitLines(decodeUtf8(open()), maxLength)) {
-    if (text.length > 0) yield { line, fields: [text] }
+async function* listRows(open: () => Readable, maxLength: number): AsyncGenerator<ReadonlyArray<Row>> {
+  for await (const lines of splitLineRuns(decodeUtf8(open()), maxLength)) {
+    const run: Array<Row> = []
+    for (const { line, text } of lines) if (text.length > 0) run.push({ line, fields: [text] })
+    if (run.length > 0) yield run
   }
 }
 
@@ -139,13 +157,24 @@ export const open = (options: {
     let source: Readable | undefined
     const openOnce = () => (source = openSource(path))
     const iterator = format === "list" ? listRows(openOnce, options.maxLineLength) : csvRows(openOnce, options.maxLineLength)
-    const next = Effect.tryPromise({
+    const nextRun = Effect.tryPromise({
       try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
       catch: (error) =>
         error instanceof TextFault
           ? new InputFormatError({ path, line: error.line, reason: error.reason })
           : new InputReadError({ path, reason: systemReason(error) })
     })
+    // A row from the run read last, or the first of the next run.
+    let run: ReadonlyArray<Row> = []
+    let taken = 0
+    const next: Effect.Effect<Row | undefined, InputFormatError | InputReadError> = Effect.suspend(() =>
+      taken < run.length ? Effect.succeed(run[taken++]) : Effect.map(nextRun, (rows) => {
+        if (rows === undefined) return undefined
+        run = rows
+        taken = 1
+        return rows[0]
+      })
+    )
     // The source is destroyed first: a read still waiting for input (a pipe that stalls) would hold
     // the generator's `return` until more input came, and Ctrl-C with it.
     const close = Effect.promise(() => {

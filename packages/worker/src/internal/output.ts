@@ -296,6 +296,8 @@ const compact = async (path: string, format: Format): Promise<void> => {
 /** Appends encoded records in batches; `flush` writes what is pending. */
 export interface Writer {
   readonly append: (line: string) => Effect.Effect<void, OutputWriteError>
+  /** Buffers `line` now, and says whether the buffer is full (then `flush` it): `append` without a runtime step. */
+  readonly unsafeBuffer: (line: string) => boolean
   readonly flush: Effect.Effect<void, OutputWriteError>
 }
 
@@ -335,13 +337,14 @@ export const openWriter = (options: {
       return file.writeAll(bytes).pipe(Effect.mapError(writeError(path)))
     }))
     yield* Effect.addFinalizer(() => flush.pipe(Effect.zipRight(file.sync), Effect.ignoreLogged))
+    const unsafeBuffer = (line: string): boolean => {
+      pending.push(line)
+      pendingLength += line.length
+      return pendingLength >= options.flushBytes
+    }
     return {
-      append: (line) =>
-        Effect.suspend(() => {
-          pending.push(line)
-          pendingLength += line.length
-          return pendingLength >= options.flushBytes ? flush : Effect.void
-        }),
+      append: (line) => Effect.suspend(() => unsafeBuffer(line) ? flush : Effect.void),
+      unsafeBuffer,
       flush
     }
   })

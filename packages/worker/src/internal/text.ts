@@ -112,13 +112,15 @@ export interface Line {
 }
 
 /**
- * Splits text into lines; a last line without a line break is yielded too. A line longer than
- * `maxLength` characters throws a {@link TextFault} without buffering more of it.
+ * Splits text into lines, in runs: the lines each chunk completes (none is held back for the next
+ * chunk, so a slow pipe's lines come as they arrive). A last line without a line break comes too. A
+ * line longer than `maxLength` characters throws a {@link TextFault} without buffering more of it.
  */
-export async function* splitLines(source: AsyncIterable<string>, maxLength: number): AsyncGenerator<Line> {
+export async function* splitLineRuns(source: AsyncIterable<string>, maxLength: number): AsyncGenerator<ReadonlyArray<Line>> {
   let pending = ""
   let line = 0
   for await (const chunk of source) {
+    const run: Array<Line> = []
     let start = 0
     let at = chunk.indexOf("\n")
     while (at !== -1) {
@@ -126,11 +128,15 @@ export async function* splitLines(source: AsyncIterable<string>, maxLength: numb
       pending = ""
       if (text.endsWith("\r")) text = text.slice(0, -1)
       line++
-      if (text.length > maxLength) throw new TextFault(line, `the line is longer than ${maxLength} characters`)
-      yield { line, text }
+      if (text.length > maxLength) {
+        if (run.length > 0) yield run
+        throw new TextFault(line, `the line is longer than ${maxLength} characters`)
+      }
+      run.push({ line, text })
       start = at + 1
       at = chunk.indexOf("\n", start)
     }
+    if (run.length > 0) yield run
     pending += chunk.slice(start)
     if (pending.length > maxLength + 1) throw new TextFault(line + 1, `the line is longer than ${maxLength} characters`)
   }
@@ -138,6 +144,11 @@ export async function* splitLines(source: AsyncIterable<string>, maxLength: numb
     line++
     const text = pending.endsWith("\r") ? pending.slice(0, -1) : pending
     if (text.length > maxLength) throw new TextFault(line, `the line is longer than ${maxLength} characters`)
-    yield { line, text }
+    yield [{ line, text }]
   }
+}
+
+/** {@link splitLineRuns}, a line at a time. */
+export async function* splitLines(source: AsyncIterable<string>, maxLength: number): AsyncGenerator<Line> {
+  for await (const run of splitLineRuns(source, maxLength)) yield* run
 }
