@@ -20,7 +20,8 @@ import {
 } from "@effect/platform"
 import { Duration, Effect, Either, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
 import { Readable } from "node:stream"
-import { Agent, type Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
+import { Agent } from "./internal/undiciAgent.js"
 
 /**
  * The time limit of the requests made where it is set, from sending to the end of the response

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
 import * as Emulator from "./Emulator.js"

@@ -7,7 +7,8 @@
  */
 import type { ConsumerJwsClient, RequestGate, RetryPolicy } from "@consumer-jws/core"
 import { Worker } from "@effect/platform"
-import { NodeWorker } from "@effect/platform-node"
+// The module alone: the package's index re-exports all of undici.
+import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Deferred, Effect, Exit, FiberSet, Layer, Logger, LogLevel, Option, Queue, Schema, type Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
