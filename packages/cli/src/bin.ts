@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `consumer-jws` executable: sets the V8 flags the CLI runs with, then runs the program
- * (`main.ts`, bundled as `consumer-jws.cjs`) through V8's code cache (`internal/compileCache.ts`).
- * The flags come first: V8 refuses a cache made under other flags.
+ * The `consumer-jws` executable: runs the command line on Node and exits with its code.
  *
  * @since 0.1.0
  */
-import { fileURLToPath } from "node:url"
+import { UndiciHttpClient } from "@consumer-jws/core"
+// Each module on its own: the package's index re-exports all of undici (1 MB loaded at every start).
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Effect, Layer, Logger } from "effect"
 import * as V8 from "node:v8"
-import * as CompileCache from "./internal/compileCache.js"
+import * as Cli from "./Cli.js"
+import * as ExitCode from "./ExitCode.js"
 
 // The heap grows by half rather than V8's default (up to 4x) when a collection leaves it full. A
 // batch allocates fast but keeps little (~30 MB live), so the default let its heap swell to
@@ -24,6 +27,19 @@ V8.setFlagsFromString("--semi-space-growth-factor=1")
 // 20k rows; 110 MB without), for no measurable CPU per token.
 V8.setFlagsFromString("--liftoff-only")
 
-const loaded = CompileCache.load(fileURLToPath(new URL("./consumer-jws.cjs", import.meta.url)), CompileCache.defaultDirectory())
-// Made at exit, so that it holds the code the run compiled, not only the bundle's top level.
-if (loaded._tag === "Compiled") process.once("exit", loaded.save)
+// Logs go to stderr: stdout holds results only.
+const MainLive = Layer.mergeAll(
+  NodeContext.layer,
+  UndiciHttpClient.layer,
+  Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
+)
+
+NodeRuntime.runMain(
+  Cli.runToExitCode(process.argv, (code) => (process.exitCode = code)).pipe(Effect.provide(MainLive)),
+  {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    // The program sets its code even when a signal interrupts it, so the exit is read from there.
+    teardown: (_exit, onExit) => onExit(Number(process.exitCode ?? ExitCode.someFailed))
+  }
+)
