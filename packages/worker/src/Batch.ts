@@ -499,9 +499,12 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
 
     // The pipeline, in its own scope so that progress reporting has finished before the summary.
     const pipeline = Effect.scoped(Effect.gen(function*() {
-      yield* Effect.forkScoped(InputSource.countLines(options.input).pipe(
-        Effect.tap((lines) => Effect.sync(() => total = lines === undefined ? undefined : lines - (source.hasHeader ? 1 : 0)))
-      ))
+      // The total is for progress alone: a file is not read twice for no one.
+      if (Progress.isReported(options.progress, options.onProgress)) {
+        yield* Effect.forkScoped(InputSource.countLines(options.input).pipe(
+          Effect.tap((lines) => Effect.sync(() => total = lines === undefined ? undefined : lines - (source.hasHeader ? 1 : 0)))
+        ))
+      }
       yield* Progress.report({
         mode: options.progress,
         interval: options.progressInterval,

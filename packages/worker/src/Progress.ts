@@ -61,6 +61,10 @@ export const renderJson = (snapshot: Snapshot): string => JSON.stringify({ progr
 export const resolveMode = (mode: Mode): Exclude<Mode, "auto"> =>
   mode === "auto" ? (process.stderr.isTTY === true ? "bar" : "json") : mode
 
+/** Whether any progress is reported: shown, or handed to `onProgress`. */
+export const isReported = (mode: Mode, onProgress: ((snapshot: Snapshot) => void) | undefined): boolean =>
+  resolveMode(mode) !== "none" || onProgress !== undefined
+
 /**
  * Reports progress until the scope closes: every {@link barInterval} for the bar, every `interval`
  * otherwise; calls `onProgress` at each report. The bar is finished with a last line when done.
@@ -73,7 +77,7 @@ export const report = (options: {
 }): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const mode = resolveMode(options.mode)
-    if (mode === "none" && options.onProgress === undefined) return
+    if (!isReported(mode, options.onProgress)) return
     let previous: { rows: number; atMillis: number } | undefined
     const tick = Effect.gen(function*() {
       const snapshot = yield* options.snapshot(previous)

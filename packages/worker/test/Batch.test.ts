@@ -4,7 +4,7 @@ import { Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Batch, Shard, Summary } from "../src/index.js"
+import { Batch, type Progress, Shard, Summary } from "../src/index.js"
 import { consumerIds, fastRetries, ids, readJsonl, run, start, stopOnceIssued, tempDir, writeFile } from "./support/Harness.js"
 
 describe("Batch.run", () => {
@@ -116,6 +116,25 @@ describe("input forms", () => {
       const summary = yield* Fiber.join(batch)
       assert.strictEqual(summary.counts.issued, 501)
       assert.deepStrictEqual(consumerIds(output).sort(), ["first", ...rest].sort())
+    }))
+
+  it.scopedLive("progress handed to onProgress counts the file's rows, its header left out", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.csv", `consumer_id\n${ids(40).join("\n")}\n`)
+      const snapshots: Array<Progress.Snapshot> = []
+      yield* run(client, {
+        input,
+        output: Path.join(dir, "out.jsonl"),
+        progressInterval: Duration.millis(20),
+        onProgress: (snapshot) => snapshots.push(snapshot)
+      })
+      // The last report comes as the run ends, when the count has long finished.
+      const last = snapshots.at(-1)
+      assert.strictEqual(last?.total, 40)
+      assert.strictEqual(last?.rows, 40)
+      assert.strictEqual(last?.issued, 40)
     }))
 
   it.scopedLive("a header without an ID column fails before any request", () =>
