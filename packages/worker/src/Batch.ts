@@ -269,6 +269,8 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
     })
     const gate = yield* Gate.make({ rate: options.rate })
     const tally = new Tally()
+    // Kept whole through the run (a digest table has no delete): a resumed ID is held here and in
+    // `seen`, some 17 bytes an ID twice.
     const issuedBefore = resumed?.issued ?? new IdSet()
     const rejectedBefore = resumed?.rejectedLines ?? new Set<number>()
     // Every ID taken from this input: for a million rows, digests, not strings (see IdSet).
@@ -302,12 +304,12 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
 
     // IDs are queued in runs while the workers have plenty to do: one wait for room per run rather
     // than per ID (a blocked offer costs more than handing an ID over); one at a time when the queue
-    // runs low, so that a slow input (a pipe) is never held back.
+    // runs low. Never held while the next read may wait: a slow input (a pipe) is never held back.
     const pending: Array<string> = []
     const enqueue = (value: string) => {
       pending.push(value)
       const queued = Option.getOrElse(queue.unsafeSize(), () => 0)
-      if (pending.length < options.concurrency && queued >= options.concurrency) return Effect.void
+      if (pending.length < options.concurrency && queued >= options.concurrency && source.buffered() > 0) return Effect.void
       return Queue.offerAll(queue, pending.splice(0))
     }
 

@@ -88,7 +88,7 @@ describe("input forms", () => {
       assert.deepStrictEqual(consumerIds(Path.join(dir, "c.jsonl")).sort(), ["u-1", "u-2"])
     }))
 
-  it.scopedLive("a named pipe: each ID is issued as it arrives, not held for more, and no row is lost", () =>
+  it.scopedLive("a named pipe: each ID is issued as it arrives, not held for more, a burst included, and no row is lost", () =>
     Effect.gen(function*() {
       const { client } = yield* start()
       const dir = yield* tempDir
@@ -96,12 +96,17 @@ describe("input forms", () => {
       execFileSync("mkfifo", [input])
       const output = Path.join(dir, "out.jsonl")
       const firstIssued = yield* Deferred.make<void>()
+      const burstIssued = yield* Deferred.make<void>()
+      let issued = 0
       const batch = yield* Effect.forkScoped(run(client, {
         input,
         output,
+        concurrency: 4,
         progressInterval: Duration.millis(20),
         onProgress: (snapshot) => {
+          issued = snapshot.issued
           if (snapshot.issued >= 1) Effect.runSync(Deferred.succeed(firstIssued, undefined))
+          if (snapshot.issued >= 43) Effect.runSync(Deferred.succeed(burstIssued, undefined))
         }
       }))
       // Closed first when the test ends: a failed test does not leave the batch waiting on the pipe.
@@ -111,11 +116,18 @@ describe("input forms", () => {
       yield* Deferred.await(firstIssued).pipe(
         Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("the first ID was held back") })
       )
+      // A burst the workers could take in runs, then a stall: every ID of it is issued while the
+      // pipe stays open, none held for a run to fill up.
+      const burst = ids(42, "burst")
+      writer.write(burst.join("\n") + "\n")
+      yield* Deferred.await(burstIssued).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error(`IDs of the burst were held back: ${issued} issued`) })
+      )
       const rest = ids(500, "p")
       yield* Effect.async<void>((resume) => void writer.end(rest.join("\n") + "\n", () => resume(Effect.void)))
       const summary = yield* Fiber.join(batch)
-      assert.strictEqual(summary.counts.issued, 501)
-      assert.deepStrictEqual(consumerIds(output).sort(), ["first", ...rest].sort())
+      assert.strictEqual(summary.counts.issued, 543)
+      assert.deepStrictEqual(consumerIds(output).sort(), ["first", ...burst, ...rest].sort())
     }))
 
   it.scopedLive("progress handed to onProgress counts the file's rows, its header left out", () =>

@@ -118,6 +118,8 @@ export interface Opened {
   readonly hasHeader: boolean
   /** The next row, or `undefined` at the end. */
   readonly next: Effect.Effect<Row | undefined, InputFormatError | InputReadError>
+  /** How many rows `next` has parsed already: while there are some, it returns one without waiting. */
+  readonly buffered: () => number
   /** Stops reading and releases the file. */
   readonly close: Effect.Effect<void>
 }
@@ -153,10 +155,10 @@ export const open = (options: {
       })
     }
     const format = options.format === "auto" && path.toLowerCase().endsWith(".txt") ? "list" : options.format
-    // Opened on the first read, as before; kept to be destroyed on close.
+    // Opened on the first read, not before the header is wanted; kept to be destroyed on close.
     let source: Readable | undefined
-    const openOnce = () => (source = openSource(path))
-    const iterator = format === "list" ? listRows(openOnce, options.maxLineLength) : csvRows(openOnce, options.maxLineLength)
+    const open = () => (source = openSource(path))
+    const iterator = format === "list" ? listRows(open, options.maxLineLength) : csvRows(open, options.maxLineLength)
     const nextRun = Effect.tryPromise({
       try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
       catch: (error) =>
@@ -164,7 +166,7 @@ export const open = (options: {
           ? new InputFormatError({ path, line: error.line, reason: error.reason })
           : new InputReadError({ path, reason: systemReason(error) })
     })
-    // A row from the run read last, or the first of the next run.
+    // A row from the run read last, or the first of the next run (runs are never empty).
     let run: ReadonlyArray<Row> = []
     let taken = 0
     const next: Effect.Effect<Row | undefined, InputFormatError | InputReadError> = Effect.suspend(() =>
@@ -175,6 +177,7 @@ export const open = (options: {
         return rows[0]
       })
     )
+    const buffered = () => run.length - taken
     // The source is destroyed first: a read still waiting for input (a pipe that stalls) would hold
     // the generator's `return` until more input came, and Ctrl-C with it.
     const close = Effect.promise(() => {
@@ -185,17 +188,17 @@ export const open = (options: {
       if (options.column !== undefined) {
         return yield* new MissingColumnError({ header: [], column: options.column })
       }
-      return { column: 0, hasHeader: false, next, close }
+      return { column: 0, hasHeader: false, next, buffered, close }
     }
     const first = yield* next
-    if (first === undefined) return { column: 0, hasHeader: false, next, close }
+    if (first === undefined) return { column: 0, hasHeader: false, next, buffered, close }
     const names = first.fields.map((name) => name.trim())
     const wanted = options.column === undefined ? knownColumns : [options.column]
     const found = wanted.map((name) => names.indexOf(name)).find((index) => index !== -1)
-    if (found !== undefined) return { column: found, hasHeader: true, next, close }
+    if (found !== undefined) return { column: found, hasHeader: true, next, buffered, close }
     if (options.column === undefined && names.length === 1) {
       // One unnamed column. With format csv the first record is its header; with auto it is an ID.
-      if (format === "csv") return { column: 0, hasHeader: true, next, close }
+      if (format === "csv") return { column: 0, hasHeader: true, next, buffered, close }
       let pending: Row | undefined = first
       const replay = Effect.suspend(() => {
         if (pending === undefined) return next
@@ -203,7 +206,7 @@ export const open = (options: {
         pending = undefined
         return Effect.succeed(row)
       })
-      return { column: 0, hasHeader: false, next: replay, close }
+      return { column: 0, hasHeader: false, next: replay, buffered: () => (pending === undefined ? 0 : 1) + buffered(), close }
     }
     yield* close
     return yield* new MissingColumnError({
