@@ -33,6 +33,19 @@ export const currentTimeout: FiberRef.FiberRef<number | undefined> = FiberRef.un
 export const withTimeout = (timeout: Duration.DurationInput) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locally(effect, currentTimeout, Duration.toMillis(timeout))
 
+/**
+ * Whether interrupting a call aborts its request: yes by default. Off (see
+ * {@link withoutAbortOnInterrupt}), a call with a time limit (`executeWithin`) registers no canceler:
+ * an interrupted call ends its fiber at once, and its request runs on to its answer or its limit.
+ * That is a third of a call's runtime steps (Effect wraps an `async` with a canceler in an
+ * interruption finalizer), worth saving for calls in bulk whose interruption ends the run.
+ */
+export const abortOnInterrupt: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(true)
+
+/** Runs `effect` with {@link abortOnInterrupt} off: made for a batch, where each call is one of millions. */
+export const withoutAbortOnInterrupt = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(effect, abortOnInterrupt, false)
+
 /** The cause of the `RequestError` or `ResponseError` of a request that ran out of time. */
 export class RequestTimedOut extends Error {
   constructor(readonly timeoutMillis: number) {
@@ -49,9 +62,7 @@ export interface UndiciHttpClient extends HttpClient.HttpClient {
   /**
    * Sends `request` within `timeout` (from sending to the end of the body), as {@link withTimeout}
    * does, without setting a FiberRef for it (`Effect.locally` costs ~20 runtime steps a call).
-   * Made for calls in bulk: an interrupted call ends its fiber at once, but its request runs on to
-   * its answer or its time limit (whichever comes first; or until the client's agent closes), since
-   * a finalizer per call to abort it would cost a third of the call's runtime steps.
+   * Interrupted, it aborts its request, unless {@link abortOnInterrupt} is off.
    */
   readonly executeWithin: (
     request: HttpClientRequest.HttpClientRequest,
@@ -219,9 +230,8 @@ export const make = (dispatcher: Dispatcher, options: Options = {}): UndiciHttpC
       dispatch(request, origin, path, exchange)
       return Effect.sync(() => exchange.interrupt())
     })
-  // A call with a time limit and no canceler: Effect wraps an `async` that returns one in an
-  // interruption finalizer (9 of a call's ~25 runtime steps), and the timer ends the request anyway.
-  const sendWithin = (request: HttpClientRequest.HttpClientRequest, origin: string, path: string, timeoutMillis: number | undefined) =>
+  // A call with a time limit and no canceler (`abortOnInterrupt` off): its timer ends the request.
+  const sendUntilLimit = (request: HttpClientRequest.HttpClientRequest, origin: string, path: string, timeoutMillis: number | undefined) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
       dispatch(request, origin, path, new Exchange(request, maxBodyBytes, timeoutMillis, resume))
     })
@@ -237,7 +247,7 @@ export const make = (dispatcher: Dispatcher, options: Options = {}): UndiciHttpC
   const untraced = (
     request: HttpClientRequest.HttpClientRequest,
     timeoutMillis: number | undefined,
-    sender: typeof send = send
+    sender: typeof send
   ) => {
     if (request.hash._tag === "None" && request.urlParams.length === 0) {
       if (last?.url !== request.url) {
@@ -258,7 +268,7 @@ export const make = (dispatcher: Dispatcher, options: Options = {}): UndiciHttpC
         Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
           fiber.getFiberRef(FiberRef.currentTracerEnabled)
             ? traced.execute(request)
-            : untraced(request, fiber.getFiberRef(currentTimeout))
+            : untraced(request, fiber.getFiberRef(currentTimeout), send)
         )),
     Effect.succeed
   )
@@ -267,7 +277,7 @@ export const make = (dispatcher: Dispatcher, options: Options = {}): UndiciHttpC
     return Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
       fiber.getFiberRef(FiberRef.currentTracerEnabled)
         ? Effect.locally(traced.execute(request), currentTimeout, millis)
-        : untraced(request, millis, Number.isFinite(millis) ? sendWithin : send)
+        : untraced(request, millis, Number.isFinite(millis) && !fiber.getFiberRef(abortOnInterrupt) ? sendUntilLimit : send)
     )
   }
   return Object.assign(client, { [TypeId]: TypeId, executeWithin } as const)

@@ -142,7 +142,29 @@ describe("UndiciHttpClient", () => {
       yield* Deferred.await(closed)
     }))
 
-  it.scopedLive("an interrupted executeWithin ends its fiber at once, and its request ends at its time limit", () =>
+  it.scopedLive("an interrupted executeWithin aborts its request", () =>
+    Effect.gen(function*() {
+      const arrived = yield* Deferred.make<void>()
+      const closed = yield* Deferred.make<number>()
+      const url = yield* server((request) => {
+        request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.succeed(Date.now())))
+        Deferred.unsafeDone(arrived, Effect.void)
+      })
+      const http = yield* client
+      if (!UndiciHttpClient.isUndiciHttpClient(http)) return assert.fail("the layer's client is an UndiciHttpClient")
+      const fiber = yield* Effect.fork(
+        http.executeWithin(HttpClientRequest.get(url), Duration.seconds(30)).pipe(Effect.withTracerEnabled(false))
+      )
+      yield* Deferred.await(arrived)
+      const interruptedAt = Date.now()
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      // Closed by the abort, not 30 s later at the time limit.
+      const closedAt = yield* Deferred.await(closed).pipe(Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error("not aborted") }))
+      assert.isBelow(closedAt - interruptedAt, 5000)
+    }))
+
+  it.scopedLive("with abortOnInterrupt off, an interrupted executeWithin ends its fiber at once, and its request ends at its time limit", () =>
     Effect.gen(function*() {
       const arrived = yield* Deferred.make<void>()
       const closed = yield* Deferred.make<number>()
@@ -154,7 +176,10 @@ describe("UndiciHttpClient", () => {
       if (!UndiciHttpClient.isUndiciHttpClient(http)) return assert.fail("the layer's client is an UndiciHttpClient")
       const sentAt = Date.now()
       const fiber = yield* Effect.fork(
-        http.executeWithin(HttpClientRequest.get(url), Duration.millis(400)).pipe(Effect.withTracerEnabled(false))
+        http.executeWithin(HttpClientRequest.get(url), Duration.millis(400)).pipe(
+          Effect.withTracerEnabled(false),
+          UndiciHttpClient.withoutAbortOnInterrupt
+        )
       )
       yield* Deferred.await(arrived)
       const exit = yield* Fiber.interrupt(fiber)

@@ -4,7 +4,15 @@
  *
  * @since 0.1.0
  */
-import { ConsumerId, type ConsumerJwsClient, ConsumerJwsError, ConsumerJwsIssuer, RequestGate, RetryPolicy } from "@consumer-jws/core"
+import {
+  ConsumerId,
+  type ConsumerJwsClient,
+  ConsumerJwsError,
+  ConsumerJwsIssuer,
+  RequestGate,
+  RetryPolicy,
+  UndiciHttpClient
+} from "@consumer-jws/core"
 import { FileSystem } from "@effect/platform"
 import { Clock, type Context, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue } from "effect"
 import {
@@ -430,7 +438,10 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
         Effect.provideService(RequestGate.RequestGate, gate),
         // A batch is traced as a whole (`Batch.run`), not per ID: a span per issuance and per
         // HTTP request would be millions of spans that no one reads, built at a cost on every ID.
-        Effect.withTracerEnabled(false)
+        Effect.withTracerEnabled(false),
+        // Requests abandoned at a stop run on to their answer or time limit rather than each
+        // carrying a canceler: they are unrecorded either way, and a resume issues their IDs again.
+        UndiciHttpClient.withoutAbortOnInterrupt
       )
 
     let total: number | undefined

@@ -120,8 +120,9 @@ const threadLayer = (init: Protocol.InitialMessage) => {
         concurrency: "unbounded",
         discard: true
       }).pipe(
-        // No span per ID or request, as in fibers mode: a million IDs would make millions of spans.
-        Effect.withTracerEnabled(false)
+        // No span per ID or request and no canceler per request, as in fibers mode (Batch.ts).
+        Effect.withTracerEnabled(false),
+        UndiciHttpClient.withoutAbortOnInterrupt
       ))
       return { jobs, draining }
     })
