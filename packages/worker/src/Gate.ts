@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { RequestGate } from "@consumer-jws/core"
-import { Clock, Effect } from "effect"
+import { Duration, Effect } from "effect"
 
 /** The tuning of the gate: data with defaults, see {@link defaults}. */
 export interface Settings {
@@ -91,12 +91,12 @@ interface State {
 }
 
 /**
- * Makes a gate. Only `Clock` is used for time; the state is updated in `Effect.sync` blocks, which
- * run atomically on the one JavaScript thread, so every fiber of the batch shares it safely.
+ * Makes a gate. Its time is the `Clock` in force where it is made, for every fiber that passes it
+ * (read synchronously: `enter` and `leave` run on every request, where a `Clock` step each was
+ * measurable). Its state is updated synchronously, on the one JavaScript thread, so every fiber of
+ * the batch shares it safely.
  */
 export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
-  // The clock in force where the gate is made: `enter` and `leave` read it synchronously (they run
-  // on every request, and a `Clock.currentTimeMillis` step each was measurable there).
   Effect.clockWith((clock) => Effect.sync(() => {
     const settings: Settings = { ...defaults, ...options }
     const state: State = {
@@ -193,11 +193,11 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
 
     const paced: Effect.Effect<void> = Effect.gen(function*() {
       while (true) {
-        const now = yield* Clock.currentTimeMillis
+        const now = clock.unsafeCurrentTimeMillis()
         const decision = reserve(now)
         if (decision._tag === "Go") break
         if (decision._tag === "Paused") {
-          yield* Effect.sleep(decision.millis)
+          yield* clock.sleep(Duration.millis(decision.millis))
           continue
         }
         // The slot is ours unless the rate changes while we wait: a 429 (then sit out its pause) or
@@ -207,16 +207,16 @@ export const make = (options: Partial<Settings> = {}): Effect.Effect<Gate> =>
         const slotAt = now + decision.millis
         let at = now
         while (at < slotAt && state.epoch === epoch) {
-          yield* Effect.sleep(Math.min(Math.ceil(slotAt - at), recheckMillis))
-          at = yield* Clock.currentTimeMillis
+          yield* clock.sleep(Duration.millis(Math.min(Math.ceil(slotAt - at), recheckMillis)))
+          at = clock.unsafeCurrentTimeMillis()
         }
         if (state.epoch === epoch && at >= state.pausedUntil) break
       }
       while (true) {
-        const now = yield* Clock.currentTimeMillis
+        const now = clock.unsafeCurrentTimeMillis()
         const wait = windowWait(now)
         if (wait === 0) return admit(now)
-        yield* Effect.sleep(Math.ceil(wait))
+        yield* clock.sleep(Duration.millis(Math.ceil(wait)))
       }
     })
 

@@ -30,6 +30,31 @@ describe("Gate", () => {
       assert.isTrue(starts.every((at) => at >= 2000))
     }))
 
+  it.effect("the fast path counts as enter and leave, and is closed by a rate or after a 429", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make()
+      assert.isTrue(gate.unsafeTryEnter!())
+      assert.isTrue(gate.unsafeTryEnter!())
+      assert.deepInclude(yield* gate.stats, { requests: 2, inFlight: 2, maxInFlight: 2 })
+      gate.unsafeLeave!({ _tag: "Answered", status: 201, retryAfterMillis: undefined })
+      gate.unsafeLeave!({ _tag: "Answered", status: 429, retryAfterMillis: 2000 })
+      assert.deepInclude(yield* gate.stats, { requests: 2, inFlight: 0, throttled: 1 })
+      // From the 429 on there is a rate to keep: every request goes through `enter`, which holds it
+      // to the end of the pause.
+      assert.isFalse(gate.unsafeTryEnter!())
+      const fiber = yield* Effect.fork(enterAt(gate))
+      yield* TestClock.adjust(1999)
+      assert.strictEqual((yield* Fiber.poll(fiber))._tag, "None")
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* Fiber.join(fiber), 2000)
+      assert.isFalse(gate.unsafeTryEnter!())
+      assert.deepInclude(yield* gate.stats, { requests: 3, inFlight: 1 })
+
+      const capped = yield* Gate.make({ rate: 5 })
+      assert.isFalse(capped.unsafeTryEnter!())
+      assert.deepInclude(yield* capped.stats, { requests: 0, inFlight: 0 })
+    }))
+
   it.effect("a 429 without Retry-After pauses for 1 s", () =>
     Effect.gen(function*() {
       const gate = yield* Gate.make()
@@ -52,11 +77,12 @@ describe("Gate", () => {
 
   it.effect("requests late for their slots catch up without going over the rate in any second", () =>
     Effect.gen(function*() {
-      const gate = yield* Gate.make({ rate: 10 })
-      // Slots at 0, 100, ..., 1900; the timers of those up to 1500 fire only at 1500.
+      // Slots at 0, 100, ..., 1900; the timers of those up to 1500 fire only at 1500. The gate keeps
+      // the clock it was made with.
       const stalled = yield* stalledUntil(1500)
+      const gate = yield* Gate.make({ rate: 10 }).pipe(Effect.withClock(stalled))
       const fiber = yield* Effect.fork(
-        Effect.forEach(Array.from({ length: 20 }), () => enterAt(gate), { concurrency: "unbounded" }).pipe(Effect.withClock(stalled))
+        Effect.forEach(Array.from({ length: 20 }), () => enterAt(gate), { concurrency: "unbounded" })
       )
       yield* TestClock.adjust(5000)
       const starts = (yield* Fiber.join(fiber)).sort((a, b) => a - b)
