@@ -107,7 +107,7 @@ export const resumeCommand = (flags: Flags): string =>
     ...optionWords("--csds-url", flags.connection.csdsUrl),
     ...(flags.connection.emulator ? ["--emulator"] : []),
     "--resume",
-    // The input last: `-` (stdin) followed by options does not parse.
+    // The input last, as the usage shows it; `-` (stdin) there needs no moving (Cli.stdinLast).
     flags.input
   ])
 

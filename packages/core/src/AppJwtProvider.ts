@@ -85,7 +85,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const request = HttpClientRequest.post(url, { acceptJson: true }).pipe(
       HttpClientRequest.bodyUrlParams({ client_id: options.clientId, client_secret: Redacted.value(options.clientSecret) })
     )
-    const reply = yield* Http.exchange(client, request, "sentinel", policy.attemptTimeout).pipe(
+    const reply = yield* client.exchange(request, "sentinel", policy.attemptTimeout).pipe(
       Effect.tapErrorTag("TransportError", () => resolver.invalidate(ServiceName.sentinel, domain)),
       Effect.flatMap((reply): Effect.Effect<Http.Reply, AuthenticationError | RateLimitedError | ServerError | UnexpectedResponseError> =>
         reply.status === 400 || reply.status === 401 || reply.status === 403
@@ -120,8 +120,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           new TimeoutError({ endpoint: "sentinel", scope: "deadline", timeoutMillis: Duration.toMillis(policy.deadline) })
       })
     )
+  }).pipe(
     // A span per renewal, not per `get`: `get` runs once per issuance, almost always from the cache.
-  }).pipe(Effect.withSpan("AppJwtProvider.renew"))
+    Effect.withSpan("AppJwtProvider.renew")
+  )
 
   // Requests to Sentinel completed, and the failure of the last one (shared with the callers that waited on it).
   let fetches = 0
@@ -130,6 +132,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // The token in use: read on every `get` (once per issuance) without a runtime step of its own.
   let current: Cached | undefined
 
+  // One renewal at a time; callers that waited find the new token without a request of their own,
+  // or share the failure of the request made while they waited (no request each: no retry storm
+  // against Sentinel when it refuses the credentials).
   const renew = (fetchesBefore: number) =>
     renewal.withPermits(1)(
       Effect.gen(function*() {
@@ -147,9 +152,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       })
     )
 
-  // One renewal at a time; callers that waited find the new token without a request of their own,
-  // or share the failure of the request made while they waited (no request each: no retry storm
-  // against Sentinel when it refuses the credentials).
+  // The token in use while it is fresh, else a renewal.
   const get = Effect.clockWith((clock) => {
     const entry = current
     return entry !== undefined && clock.unsafeCurrentTimeMillis() < entry.renewAt ? Effect.succeed(entry.token) : renew(fetches)

@@ -16,13 +16,13 @@ import {
   InvalidInputError,
   isRetryable,
   TimeoutError,
+  type TransportError,
   UnauthorizedError,
   type UnexpectedResponseError
 } from "./ConsumerJwsError.js"
 import { DomainResolver } from "./DomainResolver.js"
 import * as Http from "./internal/http.js"
 import * as RequestGate from "./RequestGate.js"
-import type { Gate } from "./RequestGate.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as ServiceName from "./ServiceName.js"
 
@@ -60,7 +60,7 @@ interface Issuance {
   readonly policy: RetryPolicy.Settings
   /** The fiber's clock and gate, read once: the issuance reads the time several times per request. */
   readonly clock: Clock.Clock
-  readonly gate: Gate
+  readonly gate: RequestGate.Gate
   /**
    * Epoch millis by which the issuance ends, retries and backoff included. Time queued at the
    * `RequestGate` (a batch's shared rate, its pause after a 429) moves it later: that wait is the
@@ -93,57 +93,67 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const resolver = yield* DomainResolver
   const accountPath = `/api/account/${encodeURIComponent(options.accountId)}/consumer?v=1.0`
 
-  // The IDP request but its body: the same for every ID until the domain or the AppJWT changes.
-  let template: {
+  // The IDP request without its body (the consumer ID): the same for every ID until the domain or
+  // the AppJWT changes, so it is built once for them.
+  let requestWithoutBody: {
     readonly domain: BaseUri.BaseUri
     readonly appJwt: Redacted.Redacted<string>
     readonly request: HttpClientRequest.HttpClientRequest
   } | undefined
-  const requestTo = (domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) => {
-    if (template === undefined || template.domain !== domain || template.appJwt !== appJwt) {
+  const idpRequestFor = (domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>) => {
+    if (requestWithoutBody === undefined || requestWithoutBody.domain !== domain || requestWithoutBody.appJwt !== appJwt) {
       const request = HttpClientRequest.post(`${BaseUri.toOrigin(domain)}${accountPath}`, { acceptJson: true }).pipe(
         // The AppJWT goes raw, without "Bearer ": that is what the IDP expects.
         HttpClientRequest.setHeader("authorization", Redacted.value(appJwt))
       )
-      template = { domain, appJwt, request }
+      requestWithoutBody = { domain, appJwt, request }
     }
-    return template.request
+    return requestWithoutBody.request
   }
 
-  // How a request ended, told to the gate: as a plain call when the gate has one (a batch's does).
-  const leave = <A, E>(gate: Gate, outcome: RequestGate.Outcome, then: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  // How a request ended, told to the gate (as a plain call when the gate has one: a batch's does),
+  // then `then`.
+  const tellGate = <A, E>(gate: RequestGate.Gate, outcome: RequestGate.Outcome, then: Effect.Effect<A, E>): Effect.Effect<A, E> => {
     if (gate.unsafeLeave === undefined) return Effect.zipRight(gate.leave(outcome), then)
     gate.unsafeLeave(outcome)
     return then
   }
 
+  // What a failed attempt means: a timeout cut short by the deadline is the deadline's; a transport
+  // failure drops the cached domain (domains "can be subject to change"); the rest as it came.
+  const attemptFailed = (
+    issuance: Issuance,
+    domain: BaseUri.BaseUri,
+    error: TimeoutError | TransportError | UnexpectedResponseError,
+    boundByDeadline: boolean
+  ): Effect.Effect<never, ConsumerJwsError> => {
+    switch (error._tag) {
+      case "TimeoutError":
+        return boundByDeadline ? issuance.deadlineExceeded() : Effect.fail(error)
+      case "TransportError":
+        return Effect.zipRight(resolver.invalidate(ServiceName.idp, domain), Effect.fail(error))
+      default:
+        return Effect.fail(error)
+    }
+  }
+
   // One POST to the IDP, within the attempt timeout and the time left before the issuance's
   // deadline (a plain bound on each attempt rather than a race around the whole issuance: a timeout
-  // forks fibers, and this is the hot path). The caller retries; this maps the answer. A transport
-  // failure drops the cached domain: domains "can be subject to change".
+  // forks fibers, and this is the hot path). The caller retries and maps the answer.
   const post = (issuance: Issuance, domain: BaseUri.BaseUri, appJwt: Redacted.Redacted<string>): Effect.Effect<Http.Reply, ConsumerJwsError> => {
     const { clock, gate } = issuance
-    const request = HttpClientRequest.bodyUnsafeJson(requestTo(domain, appJwt), { ext_consumer_id: issuance.consumerId })
+    const request = HttpClientRequest.bodyUnsafeJson(idpRequestFor(domain, appJwt), { ext_consumer_id: issuance.consumerId })
     const send = (queuedAt: number): Effect.Effect<Http.Reply, ConsumerJwsError> => {
       const now = clock.unsafeCurrentTimeMillis()
       issuance.deadlineAt += now - queuedAt
       const left = issuance.deadlineAt - now
-      if (left <= 0) return leave(gate, failed, issuance.deadlineExceeded())
+      if (left <= 0) return tellGate(gate, failed, issuance.deadlineExceeded())
       issuance.attempts++
       const attemptMillis = Duration.toMillis(issuance.policy.attemptTimeout)
-      return Effect.matchEffect(Http.exchange(client, request, "idp", Duration.millis(Math.min(attemptMillis, left))), {
+      return Effect.matchEffect(client.exchange(request, "idp", Duration.millis(Math.min(attemptMillis, left))), {
         onSuccess: (reply) =>
-          leave(gate, { _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis }, Effect.succeed(reply)),
-        onFailure: (error) =>
-          leave<never, ConsumerJwsError>(
-            gate,
-            failed,
-            error._tag === "TimeoutError" && left < attemptMillis
-              ? issuance.deadlineExceeded()
-              : error._tag === "TransportError"
-              ? Effect.zipRight(resolver.invalidate(ServiceName.idp, domain), Effect.fail(error))
-              : Effect.fail(error)
-          )
+          tellGate(gate, { _tag: "Answered", status: reply.status, retryAfterMillis: reply.retryAfterMillis }, Effect.succeed(reply)),
+        onFailure: (error) => tellGate(gate, failed, attemptFailed(issuance, domain, error, left < attemptMillis))
       })
     }
     // Straight through when the gate lets it (no rate to keep, no pause): no runtime step for it.
@@ -223,10 +233,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // by their providers, and a failure that reaches us from them is final.
   const shouldRetry = (error: ConsumerJwsError) => "endpoint" in error && error.endpoint === "idp" && isRetryable(error)
 
-  // Retries after a first failed attempt. The schedule and its driver are built only then (per
-  // issuance they cost ~15% of a batch's CPU); the first failure is replayed into the schedule, so
-  // its waits and its count of attempts are exactly those of retrying from the start.
-  const retryAfter = (issuance: Issuance) => (first: ConsumerJwsError) => {
+  // Retries after a first failed attempt. The schedule and its driver are built only then (built
+  // for every issuance they cost 40-50 µs an ID, a tenth of a batch's CPU then; bench/RESULTS.md);
+  // the first failure is replayed into the schedule, so its waits and its count of attempts are
+  // exactly those of retrying from the start.
+  const retryFromFirstFailure = (issuance: Issuance) => (first: ConsumerJwsError) => {
     let replayed = false
     return Effect.suspend(() => {
       if (replayed) return issueOnce(issuance)
@@ -272,7 +283,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       const outcome = outcomeOf(issuance)
       return Effect.matchEffect(issueOnce(issuance), {
         onFailure: (error) =>
-          shouldRetry(error) ? Effect.match(retryAfter(issuance)(error), outcome) : Effect.succeed(outcome.onFailure(error)),
+          shouldRetry(error) ? Effect.match(retryFromFirstFailure(issuance)(error), outcome) : Effect.succeed(outcome.onFailure(error)),
         onSuccess: (issued) => Effect.succeed(outcome.onSuccess(issued))
       })
     })

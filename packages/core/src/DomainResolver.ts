@@ -71,7 +71,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.gen(function*() {
       const policy = yield* RetryPolicy.RetryPolicy
       const request = HttpClientRequest.get(url, { acceptJson: true })
-      const reply = yield* Http.exchange(client, request, "csds", policy.attemptTimeout).pipe(
+      const reply = yield* client.exchange(request, "csds", policy.attemptTimeout).pipe(
         Effect.flatMap((reply) => Http.statusError("csds", reply)),
         Effect.retry(RetryPolicy.schedule(policy)),
         Effect.timeoutFail({

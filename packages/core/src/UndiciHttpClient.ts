@@ -4,7 +4,8 @@
  * forked race per request was the largest cost of a bulk issuance); any other `HttpClient` works
  * too, timed out by `Effect.timeoutFail`. Requests go through undici's dispatch API and answers are
  * read whole (up to `maxBodyBytes`) before they are handed over, so a response's body is never a
- * stream to drain or abort.
+ * stream to drain or abort. Its time limits are Node's timers, not Effect's `Clock`: `TestClock`
+ * does not move them.
  *
  * @since 0.1.0
  */
@@ -75,6 +76,8 @@ export interface ReadResponse {
   readonly status: number
   /** One header as it came (`name` in lower case), without building the response's `Headers`. */
   readonly header: (name: string) => string | undefined
+  /** The size of the body in bytes. */
+  readonly bodyBytes: number
   /** The body as UTF-8 text. */
   readonly bodyText: () => string
 }
@@ -322,6 +325,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   header(name: string): string | undefined {
     const value = this.rawHeaders[name]
     return Array.isArray(value) ? value.join(", ") : value
+  }
+
+  get bodyBytes(): number {
+    return this.body.length
   }
 
   bodyText(): string {

@@ -102,16 +102,17 @@ const failure = (error: HttpClientError.HttpClientError, endpoint: Endpoint, tim
     ? bodyTooLarge(endpoint, error.response.status)
     : new TransportError({ endpoint, reason: transportReason(error) })
 
-const replyOf = (status: number, headers: Headers.Headers, body: string, clock: Clock.Clock): Reply => {
-  const retryAfter = headers["retry-after"]
-  return { status, body, retryAfterMillis: retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, clock.unsafeCurrentTimeMillis()) }
-}
+const replyOf = (status: number, retryAfter: string | undefined, body: string, clock: Clock.Clock): Reply => ({
+  status,
+  body,
+  retryAfterMillis: retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, clock.unsafeCurrentTimeMillis())
+})
 
 // The reply of any response, its body read with the bound.
 const readReply = (response: HttpClientResponse.HttpClientResponse, endpoint: Endpoint, clock: Clock.Clock) => {
   // Read once: a response's `headers` may be built anew on each access.
   const headers = response.headers
-  return Effect.map(readBody(response, headers, endpoint), (body) => replyOf(response.status, headers, body, clock))
+  return Effect.map(readBody(response, headers, endpoint), (body) => replyOf(response.status, headers["retry-after"], body, clock))
 }
 
 // Tracing headers off, so that requests carry only what the API documents. Only while tracing is
@@ -119,11 +120,6 @@ const readReply = (response: HttpClientResponse.HttpClientResponse, endpoint: En
 // runtime steps a request.
 const withoutTraceHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
   fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.locally(effect, HttpClient.currentTracerPropagation, false) : effect
-
-/** An attempt that ran out of time, from a client that does not time out by itself. */
-class AttemptTimedOut {
-  readonly _tag = "AttemptTimedOut"
-}
 
 /**
  * The client core sends through. On `UndiciHttpClient` (the bulk path) an exchange is a few runtime
@@ -144,53 +140,27 @@ export const plainClient = (client: HttpClient.HttpClient): Client => {
               if (read === undefined) {
                 return Effect.catchTag(readReply(response, endpoint, clock), "ResponseError", (error) => Effect.fail(failure(error, endpoint, timeout)))
               }
-              const body = read.bodyText()
-              if (body.length > maxBodyBytes || Buffer.byteLength(body) > maxBodyBytes) {
-                return Effect.fail(bodyTooLarge(endpoint, read.status))
-              }
-              const retryAfter = read.header("retry-after")
-              return Effect.succeed<Reply>({
-                status: read.status,
-                body,
-                retryAfterMillis: retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, clock.unsafeCurrentTimeMillis())
-              })
+              if (read.bodyBytes > maxBodyBytes) return Effect.fail(bodyTooLarge(endpoint, read.status))
+              return Effect.succeed(replyOf(read.status, read.header("retry-after"), read.bodyText(), clock))
             }
           })
         })
     }
   }
-  const attemptTimedOut = new AttemptTimedOut()
   return {
     exchange: (request, endpoint, timeout) =>
       Effect.withFiberRuntime((fiber) => {
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        return withoutTraceHeaders(
-          Effect.timeoutFail(Effect.flatMap(client.execute(request), (response) => readReply(response, endpoint, clock)), {
-            duration: timeout,
-            onTimeout: () => attemptTimedOut
-          }),
-          fiber
-        ).pipe(
+        const read = Effect.flatMap(client.execute(request), (response) => readReply(response, endpoint, clock)).pipe(
           Effect.catchTags({
             RequestError: (error) => Effect.fail(failure(error, endpoint, timeout)),
-            ResponseError: (error) => Effect.fail(failure(error, endpoint, timeout)),
-            AttemptTimedOut: () => Effect.fail(timedOut(endpoint, timeout))
+            ResponseError: (error) => Effect.fail(failure(error, endpoint, timeout))
           })
         )
+        return withoutTraceHeaders(Effect.timeoutFail(read, { duration: timeout, onTimeout: () => timedOut(endpoint, timeout) }), fiber)
       })
   }
 }
-
-/**
- * Sends `request` and reads its answer within `attemptTimeout`. Fails only with a timeout, a
- * transport failure or an oversized body; every status is returned for the caller to map.
- */
-export const exchange = (
-  client: Client,
-  request: HttpClientRequest.HttpClientRequest,
-  endpoint: Endpoint,
-  attemptTimeout: Duration.Duration
-): Effect.Effect<Reply, TimeoutError | TransportError | UnexpectedResponseError> => client.exchange(request, endpoint, attemptTimeout)
 
 /** Parses a JSON body, or `None` when it is not JSON. */
 export const parseJson = (body: string): Option.Option<unknown> => {

@@ -293,11 +293,14 @@ const compact = async (path: string, format: Format): Promise<void> => {
   NodeFs.renameSync(temporary, path)
 }
 
-/** Appends encoded records in batches; `flush` writes what is pending. */
+/** Appends encoded records in batches. */
 export interface Writer {
-  readonly append: (line: string) => Effect.Effect<void, OutputWriteError>
-  /** Buffers `line` now, and says whether the buffer is full (then `flush` it): `append` without a runtime step. */
+  /**
+   * Buffers `line` now, and says whether the buffer is full (then `flush` it). A plain call: it runs
+   * once per record, and the caller decides what a failed flush means.
+   */
   readonly unsafeBuffer: (line: string) => boolean
+  /** Writes what is buffered. */
   readonly flush: Effect.Effect<void, OutputWriteError>
 }
 
@@ -342,9 +345,5 @@ export const openWriter = (options: {
       pendingLength += line.length
       return pendingLength >= options.flushBytes
     }
-    return {
-      append: (line) => Effect.suspend(() => unsafeBuffer(line) ? flush : Effect.void),
-      unsafeBuffer,
-      flush
-    }
+    return { unsafeBuffer, flush }
   })
