@@ -24,6 +24,20 @@ const readBody = (request: Http.IncomingMessage) =>
     request.on("data", (chunk: Buffer) => chunks.push(chunk)).on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
   })
 
+/**
+ * A server that takes requests and never answers: `arrived` completes at the first request,
+ * `closed` with the time its connection closed.
+ */
+const silentServer = Effect.gen(function*() {
+  const arrived = yield* Deferred.make<void>()
+  const closed = yield* Deferred.make<number>()
+  const url = yield* server((request) => {
+    request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.succeed(Date.now())))
+    Deferred.unsafeDone(arrived, Effect.void)
+  })
+  return { url, arrived, closed }
+})
+
 // The client for the test's scope (its agent is closed with it).
 const client = Effect.map(Layer.build(UndiciHttpClient.layer), Context.get(HttpClient.HttpClient))
 
@@ -129,12 +143,7 @@ describe("UndiciHttpClient", () => {
 
   it.scopedLive("interrupting the request closes its connection", () =>
     Effect.gen(function*() {
-      const arrived = yield* Deferred.make<void>()
-      const closed = yield* Deferred.make<void>()
-      const url = yield* server((request) => {
-        request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.void))
-        Deferred.unsafeDone(arrived, Effect.void)
-      })
+      const { arrived, closed, url } = yield* silentServer
       const http = yield* client
       const fiber = yield* Effect.fork(http.get(url))
       yield* Deferred.await(arrived)
@@ -144,12 +153,7 @@ describe("UndiciHttpClient", () => {
 
   it.scopedLive("an interrupted executeWithin aborts its request", () =>
     Effect.gen(function*() {
-      const arrived = yield* Deferred.make<void>()
-      const closed = yield* Deferred.make<number>()
-      const url = yield* server((request) => {
-        request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.succeed(Date.now())))
-        Deferred.unsafeDone(arrived, Effect.void)
-      })
+      const { arrived, closed, url } = yield* silentServer
       const http = yield* client
       if (!UndiciHttpClient.isUndiciHttpClient(http)) return assert.fail("the layer's client is an UndiciHttpClient")
       const fiber = yield* Effect.fork(
@@ -166,12 +170,7 @@ describe("UndiciHttpClient", () => {
 
   it.scopedLive("with abortOnInterrupt off, an interrupted executeWithin ends its fiber at once, and its request ends at its time limit", () =>
     Effect.gen(function*() {
-      const arrived = yield* Deferred.make<void>()
-      const closed = yield* Deferred.make<number>()
-      const url = yield* server((request) => {
-        request.socket.on("close", () => Deferred.unsafeDone(closed, Effect.succeed(Date.now())))
-        Deferred.unsafeDone(arrived, Effect.void)
-      })
+      const { arrived, closed, url } = yield* silentServer
       const http = yield* client
       if (!UndiciHttpClient.isUndiciHttpClient(http)) return assert.fail("the layer's client is an UndiciHttpClient")
       const sentAt = Date.now()
