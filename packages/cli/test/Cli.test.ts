@@ -323,4 +323,16 @@ describe("Cli.stdinLast", () => {
     ]
     for (const argv of unchanged) assert.deepStrictEqual(Cli.stdinLast(argv), argv)
   })
+
+  it("takes a `-` after any flag of batch that has no value (as its help lists them) for the input", async () => {
+    CliProcess.assertBuilt()
+    const help = await CliProcess.run(["batch", "--help"])
+    // A flag with no value is a help line of the flag alone; @effect/cli's own end the command line.
+    const switches = help.stdout.split("\n").map((line) => line.trim())
+      .filter((line) => /^--[a-z-]+$/.test(line) && !["--wizard", "--version"].includes(line))
+    assert.includeMembers(switches, ["--resume", "--overwrite", "--emulator"])
+    for (const flag of switches) {
+      assert.deepStrictEqual(Cli.stdinLast([...node, "batch", flag, "-", "-o", "x"]), [...node, "batch", flag, "-o", "x", "-"], flag)
+    }
+  })
 })
