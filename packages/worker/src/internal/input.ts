@@ -157,8 +157,8 @@ export const open = (options: {
     const format = options.format === "auto" && path.toLowerCase().endsWith(".txt") ? "list" : options.format
     // Opened on the first read, not before the header is wanted; kept to be destroyed on close.
     let source: Readable | undefined
-    const open = () => (source = openSource(path))
-    const iterator = format === "list" ? listRows(open, options.maxLineLength) : csvRows(open, options.maxLineLength)
+    const openAndKeep = () => (source = openSource(path))
+    const iterator = format === "list" ? listRows(openAndKeep, options.maxLineLength) : csvRows(openAndKeep, options.maxLineLength)
     const nextRun = Effect.tryPromise({
       try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
       catch: (error) =>
