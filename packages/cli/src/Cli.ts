@@ -4,10 +4,18 @@
  *
  * @since 0.1.0
  */
-import { CliConfig as EffectCliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
-import type { CliApp } from "@effect/cli"
-import type { HttpClient } from "@effect/platform"
-import { Cause, Console, Effect, Exit, FiberRef, Option } from "effect"
+import * as EffectCliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as CliApp from "@effect/cli/CliApp"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import { createRequire } from "node:module"
 import { stripVTControlCharacters } from "node:util"
 import * as BatchCommand from "./BatchCommand.js"

@@ -7,10 +7,18 @@
  */
 import { AccountId, ConsumerJwsClient, CsdsUrl, RetryPolicy } from "@consumer-jws/core"
 import { Emulator } from "@consumer-jws/emulator"
-import { Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
-import { Config, Console, Effect, Either, Layer, Option, ParseResult, Redacted, Schema } from "effect"
-import type { Scope } from "effect"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { InvalidConfigurationError, MissingConfigurationError, type Setting } from "./CliError.js"
 
 /** The flags of the connection to LivePerson, shared by `issue`, `batch` and `domains`. */

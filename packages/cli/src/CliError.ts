@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** One setting, by its environment variable and the flag that overrides it. */
 export const Setting = Schema.Struct({

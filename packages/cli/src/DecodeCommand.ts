@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 import { ConsumerJwsClaims } from "@consumer-jws/core"
-import { Args, Command } from "@effect/cli"
-import { Console, Effect, Redacted } from "effect"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Help from "./internal/help.js"
 import * as Stdin from "./internal/stdin.js"
 

@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 import { DomainResolver } from "@consumer-jws/core"
-import { Command, Options } from "@effect/cli"
-import { Console, Effect, Either } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as CliConfig from "./CliConfig.js"
 import * as Help from "./internal/help.js"
 

@@ -5,8 +5,12 @@
  * @since 0.1.0
  */
 import { Emulator, EmulatorOptions } from "@consumer-jws/emulator"
-import { Command, Options } from "@effect/cli"
-import { Console, Effect, FiberRef, Option } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import * as ExitCode from "./ExitCode.js"
 import * as Help from "./internal/help.js"
 

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { ConsumerJwsError } from "@consumer-jws/core"
-import { FiberRef } from "effect"
+import * as FiberRef from "effect/FiberRef"
 
 /** Every ID was issued (or the command did what it was asked). */
 export const success = 0

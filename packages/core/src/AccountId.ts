@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A LivePerson account ID. Usually numeric, but not always (`le31457780`), so it is a string of

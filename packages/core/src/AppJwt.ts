@@ -3,7 +3,10 @@
  *
  * @since 0.1.0
  */
-import { Either, Option, Redacted, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Jwt from "./internal/jwt.js"
 
 /** An AppJWT, kept `Redacted` so that it never reaches a log, an error or a span. */

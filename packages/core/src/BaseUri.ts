@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const label = "(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 const hostname = `${label}(?:\\.${label})*`

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * The longest accepted ID, in Unicode code points. LivePerson documents no bound. The ID is echoed

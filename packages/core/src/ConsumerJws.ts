@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A ConsumerJWS, kept `Redacted`: it is a credential, shown only when written to a results file. */
 export const ConsumerJws = Schema.Redacted(Schema.NonEmptyTrimmedString)

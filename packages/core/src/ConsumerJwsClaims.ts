@@ -3,7 +3,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, ParseResult, Redacted, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { InvalidInputError } from "./ConsumerJwsError.js"
 import * as Jwt from "./internal/jwt.js"
 

@@ -4,8 +4,13 @@
  *
  * @since 0.1.0
  */
-import type { HttpClient } from "@effect/platform"
-import { Config, type ConfigError, Duration, Layer, type Redacted, Schema } from "effect"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { AccountId } from "./AccountId.js"
 import * as AppJwtProvider from "./AppJwtProvider.js"
 import * as ConsumerJwsIssuer from "./ConsumerJwsIssuer.js"

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 
 /** The LivePerson endpoint a request went to. */
 export const Endpoint = Schema.Literal("csds", "sentinel", "idp")

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as BaseUri from "./BaseUri.js"
 
 /** LivePerson's public Domain API. */

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 
 /** What came back from one IDP request, for the gate to learn from. */
 export type Outcome =

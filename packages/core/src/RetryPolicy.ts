@@ -4,7 +4,15 @@
  *
  * @since 0.1.0
  */
-import { Clock, Config, type ConfigError, Context, Duration, Effect, Layer, Random, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as ConsumerJwsError from "./ConsumerJwsError.js"
 
 /** The retry and timeout settings. */

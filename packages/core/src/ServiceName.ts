@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A CSDS service name such as `idp` or `sentinel`. Names are case-sensitive. */
 export const ServiceName = Schema.String.pipe(

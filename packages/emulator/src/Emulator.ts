@@ -4,8 +4,13 @@
  * @since 0.1.0
  */
 import { AccountId } from "@consumer-jws/core"
-import { Context, Effect, Either, Layer, Redacted, Schema } from "effect"
-import type { Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as FaultsPatch from "./internal/FaultsPatch.js"
 import * as Server from "./internal/Server.js"
 import * as Signer from "./internal/Signer.js"

@@ -5,7 +5,7 @@
  */
 import * as Fs from "node:fs/promises"
 import type { ParseArgsConfig } from "node:util"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { EmulatorError } from "./Emulator.js"
 import type { Faults, Options } from "./Emulator.js"
 

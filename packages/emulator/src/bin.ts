@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { parseArgs } from "node:util"
 import * as Emulator from "./Emulator.js"
 import * as EmulatorOptions from "./EmulatorOptions.js"

@@ -13,8 +13,17 @@ import {
   RetryPolicy,
   UndiciHttpClient
 } from "@consumer-jws/core"
-import { FileSystem } from "@effect/platform"
-import { Clock, type Context, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import {
   type BatchError,
   InputFormatError,

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** The output file exists and is not empty, and neither `resume` nor `overwrite` was asked for. */
 export class OutputExistsError extends Schema.TaggedError<OutputExistsError>()("OutputExistsError", {

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import type { RequestGate } from "@consumer-jws/core"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 
 /** The tuning of the gate: data with defaults, see {@link defaults}. */
 export interface Settings {

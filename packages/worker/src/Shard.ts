@@ -4,7 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Either, type Option, Schema } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { InvalidOptionError } from "./BatchError.js"
 
 /** One shard of `count`: this process takes the IDs whose hash mod `count` is `index`. */

@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
-import { Effect, Schema } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { OutputWriteError } from "./BatchError.js"
 
 /** How a run ended. */

@@ -6,10 +6,21 @@
  * @since 0.1.0
  */
 import type { ConsumerJwsClient, RequestGate, RetryPolicy } from "@consumer-jws/core"
-import { Worker } from "@effect/platform"
+import * as Worker from "@effect/platform/Worker"
 // The module alone: the package's index re-exports all of undici.
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Deferred, Effect, Exit, FiberSet, Layer, Logger, LogLevel, Option, Queue, Schema, type Scope, Stream } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as WorkerThreads from "node:worker_threads"

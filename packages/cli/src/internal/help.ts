@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { HelpDoc } from "@effect/cli"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Span from "@effect/cli/HelpDoc/Span"
 
 /** One example: the command line and what it does. */

@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /** All of stdin as UTF-8 text. */
 export const readAll: Effect.Effect<string> = Effect.promise(async () => {

@@ -2,7 +2,7 @@
  * Decoding of a compact JWS without verifying it. Internal: public callers use
  * `ConsumerJwsClaims.decode` or `AppJwt`.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 
 /** The decoded header and payload of a compact JWS, as plain JSON values. */
 export interface DecodedJws {

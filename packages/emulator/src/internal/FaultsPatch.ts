@@ -3,7 +3,9 @@
  *
  * @internal
  */
-import { Either, ParseResult, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type { Faults } from "../Emulator.js"
 
 const Rate = Schema.Number.pipe(Schema.between(0, 1))

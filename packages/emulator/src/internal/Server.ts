@@ -7,7 +7,7 @@
 import { ConsumerId } from "@consumer-jws/core"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { FaultCounts, Faults, Stats } from "../Emulator.js"
 import * as FaultsPatch from "./FaultsPatch.js"
 import { deriveSeed, mulberry32 } from "./Random.js"

@@ -6,7 +6,7 @@ import { type Options, parse } from "csv-parse"
 import * as NodeFs from "node:fs"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
 import { decodeUtf8, splitLineRuns, TextFault } from "./text.js"
 

@@ -2,8 +2,12 @@
  * The results file: records encoded as JSON Lines or CSV, appended in batches, and read back on
  * resume (torn last line cut off, failed records compacted away).
  */
-import { FileSystem } from "@effect/platform"
-import { Effect, Either, Redacted, Schema, type Scope } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import { OutputFormatError, OutputWriteError } from "../BatchError.js"
 import { decodeUtf8, splitLines, TextFault } from "./text.js"

@@ -6,8 +6,8 @@
  * @internal
  */
 import { AccountId, ConsumerJwsError, CsdsUrl } from "@consumer-jws/core"
-import { Transferable } from "@effect/platform"
-import { Schema } from "effect"
+import * as Transferable from "@effect/platform/Transferable"
+import * as Schema from "effect/Schema"
 
 /** The retry policy, as core's `RetryPolicy.Settings`. */
 export const RetrySettings = Schema.Struct({

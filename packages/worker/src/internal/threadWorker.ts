@@ -6,11 +6,17 @@
  * @internal
  */
 import { ConsumerJwsClient, ConsumerJwsIssuer, RequestGate, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
-import { WorkerRunner } from "@effect/platform"
+import * as WorkerRunner from "@effect/platform/WorkerRunner"
 // Subpaths, not the index: a thread starts faster without the modules it never uses.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import { Clock, Context, Effect, Layer, Queue, Schema, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type { MessagePort } from "node:worker_threads"
 import * as Protocol from "./threadProtocol.js"
 
