@@ -1,6 +1,6 @@
 /**
  * undici's `Agent` alone. The package's index also loads its fetch, WebSocket, EventSource and
- * caches, about 1 MB of the CLI's 3.6 MB bundle, compiled and run at every start; an HTTP client
+ * caches, about 1 MB more of the CLI's bundle, compiled and run at every start; an HTTP client
  * needs none of them. Internal to core.
  */
 import type { Agent as UndiciAgent } from "undici"
