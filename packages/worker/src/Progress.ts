@@ -24,7 +24,7 @@ export interface Snapshot {
   /** HTTP 429 answers so far. */
   readonly rateLimited: number
   readonly elapsedMillis: number
-  /** Rows per second over the last interval. */
+  /** Rows per second over the last interval; in the last report, over the whole run. */
   readonly ratePerSecond: number
   /** Seconds left at the current rate, when the total is known. */
   readonly etaSeconds: number | undefined
@@ -81,14 +81,17 @@ export const report = (options: {
     const mode = resolveMode(options.mode)
     if (!isReported(mode, options.onProgress)) return
     let previous: { rows: number; atMillis: number } | undefined
-    const tick = Effect.gen(function*() {
-      const snapshot = yield* options.snapshot(previous)
-      previous = { rows: snapshot.rows, atMillis: snapshot.elapsedMillis }
-      options.onProgress?.(snapshot)
-      if (mode === "bar") process.stderr.write(`\r\x1b[K${renderBar(snapshot)}`)
-      else if (mode === "json") process.stderr.write(`${renderJson(snapshot)}\n`)
-    })
-    yield* Effect.addFinalizer(() => tick.pipe(Effect.zipRight(Effect.sync(() => mode === "bar" && process.stderr.write("\n")))))
+    const show = (snapshot: Snapshot) =>
+      Effect.sync(() => {
+        previous = { rows: snapshot.rows, atMillis: snapshot.elapsedMillis }
+        options.onProgress?.(snapshot)
+        if (mode === "bar") process.stderr.write(`\r\x1b[K${renderBar(snapshot)}`)
+        else if (mode === "json") process.stderr.write(`${renderJson(snapshot)}\n`)
+      })
+    const tick = Effect.suspend(() => options.snapshot(previous)).pipe(Effect.flatMap(show))
+    // The last report's rate is the whole run's: over its last moments alone it is mostly 0/s.
+    const last = options.snapshot(undefined).pipe(Effect.flatMap(show))
+    yield* Effect.addFinalizer(() => last.pipe(Effect.zipRight(Effect.sync(() => mode === "bar" && process.stderr.write("\n")))))
     yield* tick.pipe(
       Effect.delay(mode === "bar" ? barInterval : options.interval),
       Effect.forever,

@@ -142,11 +142,14 @@ describe("input forms", () => {
         progressInterval: Duration.millis(20),
         onProgress: (snapshot) => snapshots.push(snapshot)
       })
-      // The last report comes as the run ends, when the count has long finished.
+      // The last report comes as the run ends, when the count has long finished; its rate is the
+      // whole run's, not that of its last moments (when no row is left to read).
       const last = snapshots.at(-1)
       assert.strictEqual(last?.total, 40)
       assert.strictEqual(last?.rows, 40)
       assert.strictEqual(last?.issued, 40)
+      assert.strictEqual(last?.ratePerSecond, 40 * 1000 / last!.elapsedMillis)
+      assert.strictEqual(last?.etaSeconds, 0)
     }))
 
   it.scopedLive("a header without an ID column fails before any request", () =>
