@@ -3,14 +3,16 @@
  * there), a non-loopback host (never sent plain HTTP), a 100 MB answer (cut off at 64 KiB, memory
  * bounded), and a server that accepts connections and never answers (timed out).
  */
-import { ConsumerJwsIssuer, type ConsumerJwsError } from "@consumer-jws/core"
+import { type ConsumerJwsError, ConsumerJwsIssuer, UndiciHttpClient } from "@consumer-jws/core"
 import { Batch } from "@consumer-jws/worker"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Redacted } from "effect"
+import { HttpClient } from "@effect/platform"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import type * as Http from "node:http"
-import * as Os from "node:os"
+import * as Net from "node:net"
 import * as Path from "node:path"
+import { Agent } from "undici"
 import * as Support from "./support/Support.js"
 
 const account = { accountId: "12345678", clientId: "client", clientSecret: Redacted.make("hostile-test-secret") }
@@ -75,8 +77,13 @@ const fakeLivePerson = (huge: Service, declared: boolean) =>
     return { url: server.url, sent }
   })
 
-const nonLoopbackAddress = Object.values(Os.networkInterfaces()).flat()
-  .find((address) => address !== undefined && address.family === "IPv4" && !address.internal)?.address
+// The names the client looked up, each answered with 127.0.0.1 (as `net.connect`'s `lookup`).
+const looked: Array<string> = []
+const resolveToLoopback: Net.LookupFunction = (hostname, options, callback) => {
+  looked.push(hostname)
+  if (options.all === true) callback(null, [{ address: "127.0.0.1", family: 4 }])
+  else callback(null, "127.0.0.1", 4)
+}
 
 describe("hostile or broken server", () => {
   it.scopedLive("a baseURI with a scheme, a path, userinfo or whitespace is a BadDomainError, and nothing is sent there", () =>
@@ -109,20 +116,29 @@ describe("hostile or broken server", () => {
       assert.strictEqual(received, 0)
     }))
 
-  it.scopedLive.skipIf(nonLoopbackAddress === undefined)(
-    "a non-loopback host is never sent plain HTTP: the client speaks TLS to it, and fails typed",
-    () =>
-      Effect.gen(function*() {
-        // A plain TCP listener on this machine's own non-loopback address, so nothing leaves the host.
-        const listener = yield* Support.silentServer(nonLoopbackAddress!)
-        const csds = yield* Support.httpServer((_, response) => Support.csdsAnswer(response, `${nonLoopbackAddress}:${listener.port}`))
-        const error: ConsumerJwsError.ConsumerJwsError = yield* issueWith(csds.url)
-        assert.include(["TimeoutError", "TransportError"], error._tag, error.message)
-        assert.isAbove(listener.firstBytes.length, 0, "the client never connected")
-        // 0x16: a TLS handshake record. A plain HTTP request would start with "POST" (0x50).
-        for (const first of listener.firstBytes) assert.strictEqual(first, 0x16)
-      })
-  )
+  it.scopedLive("a non-loopback host is never sent plain HTTP: the client speaks TLS to it, and fails typed", () =>
+    Effect.gen(function*() {
+      // CSDS names a host that is not this machine; the client's DNS answers 127.0.0.1 for it, so the
+      // connection reaches a plain TCP listener here, and nothing leaves the host.
+      const listener = yield* Support.silentServer()
+      const csds = yield* Support.httpServer((_, response) => Support.csdsAnswer(response, `idp.hostile.invalid:${listener.port}`))
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Agent({ connect: { lookup: resolveToLoopback } })),
+        (agent) => Effect.promise(() => agent.destroy())
+      )
+      const error = yield* Effect.flatMap(ConsumerJwsIssuer.ConsumerJwsIssuer, (issuer) => issuer.issue("hostile-1")).pipe(
+        Effect.provide(Support.clientLayer({ ...account, url: csds.url }, quick, {
+          httpClient: Layer.succeed(HttpClient.HttpClient, UndiciHttpClient.make(agent))
+        })),
+        Effect.flip
+      )
+      assert.include(["TimeoutError", "TransportError"], error._tag, error.message)
+      // Only the made-up host was looked up (once an attempt): the rest of the flow is on 127.0.0.1.
+      assert.deepStrictEqual([...new Set(looked)], ["idp.hostile.invalid"])
+      assert.isAbove(listener.firstBytes.length, 0, "the client never connected")
+      // 0x16: a TLS handshake record. A plain HTTP request would start with "POST" (0x50).
+      for (const first of listener.firstBytes) assert.strictEqual(first, 0x16)
+    }))
 
   for (const service of ["csds", "sentinel", "idp"] as const) {
     it.scopedLive(`a 100 MB answer from ${service} is cut off at 64 KiB with an error, memory bounded`, () =>

@@ -3,6 +3,7 @@
  * directories, the results file read back, small node:http servers, and the built CLI as a process.
  */
 import { ConsumerJwsClient, RetryPolicy, UndiciHttpClient } from "@consumer-jws/core"
+import type { HttpClient } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { spawn } from "node:child_process"
@@ -33,11 +34,16 @@ export const testPolicy = (overrides: Partial<RetryPolicy.Settings> = {}) =>
     ...overrides
   })
 
-/** The whole client (undici), a file system, and a retry policy, against `target`. */
+/** The whole client (undici unless `httpClient` is given), a file system, and a retry policy, against `target`. */
 export const clientLayer = (
   target: Target,
   policy: Partial<RetryPolicy.Settings> = {},
-  overrides: { readonly csdsUrl?: string; readonly clientSecret?: string; readonly renewBefore?: Duration.DurationInput } = {}
+  overrides: {
+    readonly csdsUrl?: string
+    readonly clientSecret?: string
+    readonly renewBefore?: Duration.DurationInput
+    readonly httpClient?: Layer.Layer<HttpClient.HttpClient>
+  } = {}
 ) =>
   ConsumerJwsClient.layer(ConsumerJwsClient.makeSettings({
     accountId: target.accountId,
@@ -46,7 +52,7 @@ export const clientLayer = (
     csdsUrl: overrides.csdsUrl ?? target.url,
     renewBefore: overrides.renewBefore
   })).pipe(
-    Layer.provide(UndiciHttpClient.layer),
+    Layer.provide(overrides.httpClient ?? UndiciHttpClient.layer),
     Layer.merge(NodeContext.layer),
     // Provided to the client's construction too: the domain cache runs its lookups in the context the
     // layer was built in, so a policy merged alongside would not reach them (see GUARANTEES.md).
