@@ -20,9 +20,9 @@ import * as ExitCode from "./ExitCode.js"
 // 130-160 MB of garbage between collections: with this, peak RSS at 100k rows fell from 243 to
 // 163 MB at the same CPU per token (bench/RESULTS.md). Process-wide: threads share it.
 V8.setFlagsFromString("--heap-growing-percent=50")
-// The young generation stays at the size loading grew it to (16 MB) instead of doubling once more:
-// a batch's young objects die young, so the larger space bought no CPU (within noise) for 16 MB of
-// RSS.
+// The young generation stays at the size loading grew it to (two 4 MB semi-spaces) instead of
+// doubling twice more during a batch (to two of 16 MB): the larger space halves the scavenge pauses
+// but bought no measurable CPU per token, for 10-30 MB more RSS (bench/RESULTS.md).
 V8.setFlagsFromString("--semi-space-growth-factor=1")
 // WebAssembly stays in its baseline compiler (Liftoff): undici's HTTP parser is WebAssembly, and
 // optimizing it once it is hot took ~30 MB of memory for a moment (the run's peak RSS, 139 MB at
