@@ -163,6 +163,10 @@ describe.concurrent("consumer-jws", () => {
     })
     assert.strictEqual(result.code, 3)
     assert.match(result.stderr, /^DomainLookupError: Could not look up the domain of service 'all services'/)
+    // The cause once, one piece of advice, one full stop each (it read "... LP_CSDS_URL.. Check ...").
+    assert.include(result.stderr, "the Domain API (CSDS) could not be reached: connect ECONNREFUSED 127.0.0.1:9")
+    assert.notInclude(result.stderr, "..")
+    assert.strictEqual(result.stderr.split("LP_CSDS_URL").length - 1, 1, result.stderr)
   })
 
   it("batch exits 0 when every row is issued, and 2 when the output exists", async () => {

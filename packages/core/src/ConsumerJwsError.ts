@@ -40,8 +40,9 @@ export class DomainLookupError extends Schema.TaggedError<DomainLookupError>()("
   reason: Schema.String
 }) {
   override get message() {
-    return `Could not look up the domain of service '${this.service}': ${this.reason}. ` +
-      "Check the account ID and LP_CSDS_URL, then try again."
+    // A reason may be another error's message, a sentence with its own full stop.
+    return `Could not look up the domain of service '${this.service}': ${this.reason.replace(/\.$/, "")}. ` +
+      "Check the network, the account ID and LP_CSDS_URL, then try again."
   }
 }
 

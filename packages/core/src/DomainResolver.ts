@@ -94,6 +94,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
                 service: what,
                 reason: error._tag === "UnexpectedResponseError" && error.status === 404
                   ? "the Domain API does not know this account or service (HTTP 404)"
+                  : error._tag === "TransportError"
+                  // Its own advice ("check the network and LP_CSDS_URL") is this error's to give.
+                  ? `the Domain API (CSDS) could not be reached: ${error.reason}`
                   : error.message
               })
             )
