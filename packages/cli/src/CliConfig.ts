@@ -10,6 +10,7 @@ import { Emulator } from "@consumer-jws/emulator"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -98,10 +99,15 @@ const readSecretFile = (path: string) =>
       : Redacted.make(secret)
   })
 
+// The schema's own messages, without the tree around them ("{ string | filter } └─ ...").
 const validated = <A, I>(schema: Schema.Schema<A, I>, value: I, setting: string) =>
   Either.mapLeft(
     Schema.decodeEither(schema)(value),
-    (error) => new InvalidConfigurationError({ setting, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+    (error) =>
+      new InvalidConfigurationError({
+        setting,
+        reason: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => issue.message).join("; ")
+      })
   )
 
 const settingName = (flag: Option.Option<string>, setting: Setting) => Option.isSome(flag) ? setting.flag : setting.env
@@ -203,5 +209,22 @@ export const settings: (
  * `LP_RETRY_MAX_DELAY`, defaults otherwise; a malformed value is a configuration error.
  */
 export const retryPolicyLayer: Layer.Layer<never, InvalidConfigurationError> = RetryPolicy.layerConfig.pipe(
-  Layer.mapError((error) => new InvalidConfigurationError({ setting: "retry policy", reason: String(error) }))
+  Layer.mapError((error) => {
+    const [first, ...rest] = configProblems(error)
+    return new InvalidConfigurationError({
+      setting: first?.setting ?? "retry policy",
+      reason: [first?.reason ?? String(error), ...rest.map((problem) => `${problem.setting}: ${problem.reason}`)].join("; ")
+    })
+  })
 )
+
+// Each setting a `ConfigError` names, with why, in order: "LP_MAX_ATTEMPTS", "expected an integer ...".
+const configProblems = (error: ConfigError.ConfigError): Array<{ readonly setting: string; readonly reason: string }> => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return [...configProblems(error.left), ...configProblems(error.right)]
+    default:
+      return [{ setting: error.path.join("."), reason: error.message.replace(/^Expected /, "expected ") }]
+  }
+}

@@ -127,6 +127,27 @@ describe.concurrent("consumer-jws", () => {
     assert.deepStrictEqual(lines(domains.stderr), ["MissingConfigurationError: Missing configuration: LP_ACCOUNT_ID (or --account)"])
   })
 
+  it("a malformed setting is one line naming it and why, exit 2", async () => {
+    const cases: ReadonlyArray<readonly [Record<string, string>, string]> = [
+      [{ LP_MAX_ATTEMPTS: "abc" }, "InvalidConfigurationError: Invalid LP_MAX_ATTEMPTS: expected an integer value but received \"abc\"."],
+      [{ LP_MAX_ATTEMPTS: "0" }, "InvalidConfigurationError: Invalid LP_MAX_ATTEMPTS: expected a whole number of at least 1."],
+      [
+        { LP_MAX_ATTEMPTS: "x", LP_DEADLINE: "soon" },
+        "InvalidConfigurationError: Invalid LP_DEADLINE: expected a duration but received \"soon\"; " +
+        "LP_MAX_ATTEMPTS: expected an integer value but received \"x\"."
+      ],
+      [
+        { LP_CSDS_URL: "not-a-url" },
+        "InvalidConfigurationError: Invalid LP_CSDS_URL: a CSDS URL is not a URL (expected e.g. https://api.liveperson.net)."
+      ]
+    ]
+    for (const [env, expected] of cases) {
+      const result = await CliProcess.run(["issue", "alice"], { LP_ACCOUNT_ID: "123", LP_CLIENT_ID: "x", LP_CLIENT_SECRET: "y", ...env })
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.deepStrictEqual(lines(result.stderr), [expected])
+    }
+  })
+
   it("decode prints the header and claims of the API page's example token", async () => {
     const result = await CliProcess.run(["decode", exampleToken])
     assert.strictEqual(result.code, 0, result.stderr)

@@ -68,7 +68,7 @@ export const config: Config.Config<Settings> = Config.all({
   attemptTimeout: Config.duration("LP_ATTEMPT_TIMEOUT").pipe(Config.withDefault(defaults.attemptTimeout)),
   deadline: Config.duration("LP_DEADLINE").pipe(Config.withDefault(defaults.deadline)),
   maxAttempts: Config.integer("LP_MAX_ATTEMPTS").pipe(
-    Config.validate({ message: "LP_MAX_ATTEMPTS must be at least 1", validation: (n) => n >= 1 }),
+    Config.validate({ message: "expected a whole number of at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(defaults.maxAttempts)
   ),
   baseDelay: Config.duration("LP_RETRY_BASE_DELAY").pipe(Config.withDefault(defaults.baseDelay)),
