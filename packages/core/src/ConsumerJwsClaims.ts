@@ -5,11 +5,12 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { InvalidInputError } from "./ConsumerJwsError.js"
 import * as Jwt from "./internal/jwt.js"
+import * as ParseError from "./internal/parseError.js"
 
 /**
  * The claims LivePerson puts in every ConsumerJWS. A plain struct, not a `Schema.Class`: a class
@@ -47,7 +48,7 @@ const decodeClaims = Schema.decodeUnknownEither(ConsumerJwsClaims)
 const invalid = (reason: string) => new InvalidInputError({ field: "ConsumerJWS", reason })
 
 const notConsumerJws = (error: ParseResult.ParseError) =>
-  invalid(`its claims are not a ConsumerJWS's: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+  invalid(`its claims are not a ConsumerJWS's: ${ParseError.describe(error)}`)
 
 /**
  * Decodes the header and claims of any ConsumerJWS, without verifying its signature (the key is

@@ -182,6 +182,19 @@ describe("ConsumerJwsIssuer", () => {
     }).pipe(Effect.provide(fake.layer))
   })
 
+  it.effect("a 201 body that is the token alone, not the documented object, is reported without the token", () => {
+    const fake = makeFake({ idp: (_, request) => ({ status: 201, body: JSON.stringify(consumerJws(JSON.parse(request.body).ext_consumer_id)) }) })
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Effect.flip(issue("abc")))
+      yield* TestClock.adjust(Duration.minutes(5))
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "UnexpectedResponseError")
+      assert.include(error.message, "not the documented shape")
+      assert.notInclude(error.message, "eyJ")
+      assert.notInclude(JSON.stringify(error), "eyJ")
+    }).pipe(Effect.provide(fake.layer))
+  })
+
   it.effect("issueOutcome never fails and counts attempts on failure", () => {
     const fake = makeFake({ idp: () => ({ status: 404, body: "nope" }) })
     return Effect.gen(function*() {

@@ -15,7 +15,6 @@ import * as Either from "effect/Either"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
@@ -28,6 +27,7 @@ import {
 } from "../ConsumerJwsError.js"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
 import { maskTokens } from "./jwt.js"
+import * as ParseError from "./parseError.js"
 
 /** The largest response body read: LivePerson's answers are a few hundred bytes. */
 export const maxBodyBytes = 64 * 1024
@@ -192,7 +192,7 @@ export const jsonDecoder = <A, I>(schema: Schema.Schema<A, I>): (body: string) =
     Option.match(parseJson(body), {
       onNone: () => Either.left("the body is not JSON"),
       onSome: (json) =>
-        Either.mapLeft(decode(json), (error) => ParseResult.TreeFormatter.formatErrorSync(error).split("\n").slice(0, 3).join(" "))
+        Either.mapLeft(decode(json), ParseError.describe)
     })
 }
 
