@@ -92,6 +92,7 @@ export const exitCodeOf = (error: { readonly _tag: string }): ExitCode.ExitCode 
     case "InputFormatError":
     case "MissingColumnError":
     case "OutputFormatError":
+    case "OutputWriteError":
     case "InvalidOptionError":
     case "WorkerThreadError":
       return ExitCode.usage

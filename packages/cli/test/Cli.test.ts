@@ -254,6 +254,23 @@ describe.concurrent("consumer-jws", () => {
     assert.match(shard.stderr, /^InvalidOptionError: Invalid option shard/m)
   })
 
+  it("batch exits 2 when its output or summary cannot be written, saying why in a person's words", async () => {
+    const input = file("unwritable.csv", "consumer_id\nu-1\n")
+    const nowhere = Path.join(file("no-such-directory"), "out.jsonl")
+    const output = await CliProcess.run(["batch", input, "-o", nowhere, "--progress", "none"], envOf(emulator))
+    assert.strictEqual(output.code, 2, output.stderr)
+    assert.include(output.stderr, `OutputWriteError: Cannot write ${nowhere}: its directory does not exist.`)
+    const written = file("unwritable.jsonl")
+    const summary = await CliProcess.run(
+      ["batch", input, "-o", written, "--summary", Path.join(file("no-such-directory"), "summary.json"), "--progress", "none"],
+      envOf(emulator)
+    )
+    assert.strictEqual(summary.code, 2, summary.stderr)
+    assert.include(summary.stderr, "summary.json: its directory does not exist.")
+    // The run itself was done and kept.
+    assert.deepStrictEqual(jsonLines(Fs.readFileSync(written, "utf8")).map((record) => record.status), ["issued"])
+  })
+
   it("batch exits 3 on rejected credentials, and no secret or token ever reaches the output", async () => {
     const secret = "wrong-secret-5f1c2a9e"
     const secretFile = file("wrong-secret", `${secret}\n`)

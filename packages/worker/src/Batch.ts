@@ -213,7 +213,7 @@ const outputSize = (path: string) =>
     if (!exists) return 0
     const info = yield* fs.stat(path)
     return Number(info.size)
-  }).pipe(Effect.mapError((error) => new OutputWriteError({ path, reason: error.message })))
+  }).pipe(Effect.mapError(Output.writeError(path)))
 
 /**
  * Runs a batch: reads the input, issues each new valid ID once through `ConsumerJwsIssuer` (the

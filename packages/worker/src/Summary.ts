@@ -7,7 +7,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { OutputWriteError } from "./BatchError.js"
+import * as Output from "./internal/output.js"
 
 /** How a run ended. */
 export const Outcome = Schema.Literal(
@@ -98,7 +98,7 @@ export const toJson = (summary: Summary): string => encodeJson(summary)
 export const write = Effect.fn("Summary.write")(function*(path: string, summary: Summary) {
   const fs = yield* FileSystem.FileSystem
   yield* fs.writeFileString(path, `${toJson(summary)}\n`, { mode: 0o600 }).pipe(
-    Effect.mapError((error) => new OutputWriteError({ path, reason: error.message }))
+    Effect.mapError(Output.writeError(path))
   )
 })
 
