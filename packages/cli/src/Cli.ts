@@ -93,6 +93,7 @@ export const exitCodeOf = (error: { readonly _tag: string }): ExitCode.ExitCode 
     case "MissingColumnError":
     case "OutputFormatError":
     case "OutputWriteError":
+    case "OutputLockedError":
     case "InvalidOptionError":
     case "WorkerThreadError":
       return ExitCode.usage

@@ -1,5 +1,6 @@
 import { Emulator } from "@consumer-jws/emulator"
 import { Effect, Exit, Redacted, Scope } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -269,6 +270,25 @@ describe.concurrent("consumer-jws", () => {
     assert.include(summary.stderr, "summary.json: its directory does not exist.")
     // The run itself was done and kept.
     assert.deepStrictEqual(jsonLines(Fs.readFileSync(written, "utf8")).map((record) => record.status), ["issued"])
+  })
+
+  it("batch exits 2 while another run writes the same output, and takes over a dead run's lock", async () => {
+    const input = file("locked.csv", "consumer_id\nk-1\n")
+    const output = file("locked.jsonl")
+    // This test's own process stands for a live run holding the output.
+    file("locked.jsonl.lock", `${process.pid}\n${Os.hostname()}\n`)
+    const refused = await CliProcess.run(["batch", input, "-o", output, "--progress", "none"], envOf(emulator))
+    assert.strictEqual(refused.code, 2, refused.stderr)
+    assert.deepStrictEqual(lines(refused.stderr), [
+      `OutputLockedError: The output file ${output} is being written by another run (process ${process.pid} on ${Os.hostname()}). ` +
+      `Wait for it to end; if it is gone, delete ${output}.lock.`
+    ])
+    assert.isFalse(Fs.existsSync(output))
+    // A run killed outright leaves its lock behind, naming a process that is gone: the next run takes it over.
+    file("locked.jsonl.lock", `${ChildProcess.spawnSync(process.execPath, ["-e", "0"]).pid}\n${Os.hostname()}\n`)
+    const resumed = await CliProcess.run(["batch", input, "-o", output, "--progress", "none", "--resume"], envOf(emulator))
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.isFalse(Fs.existsSync(`${output}.lock`))
   })
 
   it("batch exits 3 on rejected credentials, and no secret or token ever reaches the output", async () => {

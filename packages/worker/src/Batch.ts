@@ -37,6 +37,7 @@ import { Histogram } from "./internal/histogram.js"
 import { IdSet } from "./internal/idSet.js"
 import * as InputSource from "./internal/input.js"
 import * as Output from "./internal/output.js"
+import * as OutputLock from "./internal/outputLock.js"
 import * as Progress from "./Progress.js"
 import * as Shard from "./Shard.js"
 import * as Summary from "./Summary.js"
@@ -261,7 +262,8 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
     const startedAt = clock.unsafeCurrentTimeMillis()
     const outputFormat = Output.formatOf(options.output)
 
-    // The output first: refuse to clobber, or read what a resume skips.
+    // The output first: one run at a time writes it; refuse to clobber, or read what a resume skips.
+    yield* OutputLock.acquire(options.output)
     const size = yield* outputSize(options.output)
     let resumed: Output.Resumed | undefined
     if (size > 0 && !options.overwrite) {

@@ -77,6 +77,22 @@ export class OutputWriteError extends Schema.TaggedError<OutputWriteError>()("Ou
   }
 }
 
+/** Another run is writing the same output (its lock file names a live process, or another host). */
+export class OutputLockedError extends Schema.TaggedError<OutputLockedError>()("OutputLockedError", {
+  path: Schema.String,
+  /** The lock file. */
+  lock: Schema.String,
+  /** The process holding it, as its lock file says. */
+  pid: Schema.optional(Schema.Number),
+  host: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    const holder = this.pid === undefined ? "another run" : `another run (process ${this.pid} on ${this.host})`
+    return `The output file ${this.path} is being written by ${holder}. Wait for it to end; ` +
+      `if it is gone, delete ${this.lock}.`
+  }
+}
+
 /** An option is out of range or contradicts another. */
 export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()("InvalidOptionError", {
   option: Schema.String,
@@ -106,6 +122,7 @@ export type BatchError =
   | MissingColumnError
   | OutputFormatError
   | OutputWriteError
+  | OutputLockedError
   | InvalidOptionError
   | WorkerThreadError
 
@@ -117,6 +134,7 @@ export const BatchError = Schema.Union(
   MissingColumnError,
   OutputFormatError,
   OutputWriteError,
+  OutputLockedError,
   InvalidOptionError,
   WorkerThreadError
 )

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@consumer-jws/core"
 import { Deferred, Duration, Effect, Fiber, Layer, Tracer } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { Batch, type Progress, Shard, Summary } from "../src/index.js"
 import { consumerIds, fastRetries, ids, readJsonl, run, start, stopOnceIssued, tempDir, writeFile } from "./support/Harness.js"
@@ -217,6 +218,58 @@ describe("input forms", () => {
       assert.strictEqual(error._tag, "OutputExistsError")
       yield* run(client, { input, output, overwrite: true })
       assert.deepStrictEqual(consumerIds(output), ["o-1"])
+    }))
+})
+
+describe("one run at a time per output", () => {
+  it.scopedLive("a second run on an output a live run is writing fails before any request; the first ends with one record per ID", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.txt", ids(2_000, "l").join("\n"))
+      const output = Path.join(dir, "out.jsonl")
+      const lock = `${output}.lock`
+      const first = yield* Effect.fork(run(client, { input, output }))
+      while (!Fs.existsSync(lock)) yield* Effect.sleep(Duration.millis(5))
+      for (const again of [{ resume: true }, { overwrite: true }]) {
+        const error = yield* Effect.flip(run(client, { input, output, ...again }))
+        assert.strictEqual(error._tag, "OutputLockedError")
+        assert.strictEqual(error._tag === "OutputLockedError" && error.pid, process.pid)
+      }
+      const summary = yield* Fiber.join(first)
+      assert.strictEqual(summary.counts.issued, 2_000)
+      assert.strictEqual(new Set(consumerIds(output)).size, 2_000)
+      assert.strictEqual(consumerIds(output).length, 2_000)
+      // No ID was issued twice: the refused runs sent nothing (but a retry of an attempt that timed
+      // out after the server answered, as in the first test).
+      const stats = yield* emulator.stats
+      assert.strictEqual(stats.distinctConsumerIds, 2_000)
+      assert.isAtMost(stats.duplicateIssuances, summary.retries)
+      assert.isFalse(Fs.existsSync(lock), "the lock outlived its run")
+      // Released, the output is the next run's: a resume finds everything issued.
+      const resumed = yield* run(client, { input, output, resume: true })
+      assert.strictEqual(resumed.counts.alreadyIssued, 2_000)
+    }))
+
+  it.scopedLive("a lock left by a process of this host that is gone is taken over; another host's is respected", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.txt", "s-1\ns-2\n")
+      const output = Path.join(dir, "out.jsonl")
+      const gone = spawnSync(process.execPath, ["-e", "0"]).pid
+      writeFile(dir, "out.jsonl.lock", `${gone}\n${Os.hostname()}\n`)
+      const summary = yield* run(client, { input, output })
+      assert.strictEqual(summary.counts.issued, 2)
+      assert.isFalse(Fs.existsSync(`${output}.lock`))
+
+      writeFile(dir, "out.jsonl.lock", `${gone}\nsome-other-host\n`)
+      const error = yield* Effect.flip(run(client, { input, output, resume: true }))
+      assert.strictEqual(error._tag, "OutputLockedError")
+      assert.include(error.message, `process ${gone} on some-other-host`)
+      assert.include(error.message, `delete ${output}.lock`)
+      // Refused, it left the other run's lock in place.
+      assert.strictEqual(Fs.readFileSync(`${output}.lock`, "utf8"), `${gone}\nsome-other-host\n`)
     }))
 })
 
