@@ -24,6 +24,8 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import {
   type BatchError,
   InputFormatError,
@@ -122,13 +124,31 @@ export const defaults: Omit<Options, "input" | "output"> = {
 
 const invalid = (option: string, reason: string) => Effect.fail(new InvalidOptionError({ option, reason }))
 
+// Whether two paths name one file: the same path once resolved, or (both existing) the same file,
+// so that `./in.csv`, a symbolic link or a hard link to the input count as the input.
+const sameFile = (a: string, b: string): boolean => {
+  if (NodePath.resolve(a) === NodePath.resolve(b)) return true
+  try {
+    const first = NodeFs.statSync(a)
+    const second = NodeFs.statSync(b)
+    return first.dev === second.dev && first.ino === second.ino
+  } catch {
+    return false
+  }
+}
+
 /** Merges the given options over {@link defaults} and checks them. */
 export const resolve = (input: Input): Effect.Effect<Options, InvalidOptionError> => {
   const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined))
   const options = { ...defaults, ...given } as Options
   if (options.input.length === 0) return invalid("input", "it is empty")
   if (options.output.length === 0 || options.output === "-") return invalid("output", "it must name a file (results are resumable)")
-  if (options.output === options.input) return invalid("output", "it is the input file")
+  // Each would destroy what a run is for: the input truncated or appended to, the tokens overwritten.
+  if (options.input !== "-" && sameFile(options.output, options.input)) return invalid("output", "it is the input file")
+  if (options.summary !== undefined) {
+    if (sameFile(options.summary, options.output)) return invalid("summary", "it is the output file (the summary would replace the tokens)")
+    if (options.input !== "-" && sameFile(options.summary, options.input)) return invalid("summary", "it is the input file")
+  }
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 10_000) {
     return invalid("concurrency", `expected a whole number from 1 to 10000, got ${options.concurrency}`)
   }

@@ -221,6 +221,33 @@ describe("input forms", () => {
     }))
 })
 
+describe("options", () => {
+  it.scopedLive("an output or summary that is the input or the output, however spelled, is refused before anything is touched", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const input = writeFile(dir, "in.csv", "consumer_id\nq-1\n")
+      const output = writeFile(dir, "out.jsonl", "{\"consumer_id\":\"x\",\"status\":\"issued\"}\n")
+      Fs.symlinkSync(input, Path.join(dir, "link.csv"))
+      Fs.linkSync(output, Path.join(dir, "hard.jsonl"))
+      const refused = [
+        [{ input, output: Path.join(dir, ".", "in.csv"), overwrite: true }, "output", "it is the input file"],
+        [{ input, output: Path.join(dir, "link.csv"), overwrite: true }, "output", "it is the input file"],
+        [{ input, output, resume: true, summary: Path.join(dir, "hard.jsonl") }, "summary", "it is the output file"],
+        [{ input, output, resume: true, summary: `${dir}/../${Path.basename(dir)}/in.csv` }, "summary", "it is the input file"]
+      ] as const
+      for (const [options, option, reason] of refused) {
+        const error = yield* Effect.flip(Batch.resolve(options))
+        assert.strictEqual(error.option, option, JSON.stringify(options))
+        assert.include(error.reason, reason)
+      }
+      assert.strictEqual(Fs.readFileSync(input, "utf8"), "consumer_id\nq-1\n")
+      assert.strictEqual(Fs.readFileSync(output, "utf8"), "{\"consumer_id\":\"x\",\"status\":\"issued\"}\n")
+      // A summary beside the output is fine.
+      const options = yield* Batch.resolve({ input, output, summary: Path.join(dir, "summary.json") })
+      assert.strictEqual(options.summary, Path.join(dir, "summary.json"))
+    }))
+})
+
 describe("one run at a time per output", () => {
   it.scopedLive("a second run on an output a live run is writing fails before any request; the first ends with one record per ID", () =>
     Effect.gen(function*() {
