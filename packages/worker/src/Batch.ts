@@ -124,6 +124,14 @@ export const defaults: Omit<Options, "input" | "output"> = {
 
 const invalid = (option: string, reason: string) => Effect.fail(new InvalidOptionError({ option, reason }))
 
+const isDirectory = (path: string): boolean => {
+  try {
+    return NodeFs.statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
 // Whether two paths name one file: the same path once resolved, or (both existing) the same file,
 // so that `./in.csv`, a symbolic link or a hard link to the input count as the input.
 const sameFile = (a: string, b: string): boolean => {
@@ -143,6 +151,7 @@ export const resolve = (input: Input): Effect.Effect<Options, InvalidOptionError
   const options = { ...defaults, ...given } as Options
   if (options.input.length === 0) return invalid("input", "it is empty")
   if (options.output.length === 0 || options.output === "-") return invalid("output", "it must name a file (results are resumable)")
+  if (isDirectory(options.output)) return invalid("output", "it is a directory; name a file in it")
   // Each would destroy what a run is for: the input truncated or appended to, the tokens overwritten.
   if (options.input !== "-" && sameFile(options.output, options.input)) return invalid("output", "it is the input file")
   if (options.summary !== undefined) {

@@ -222,7 +222,7 @@ describe("input forms", () => {
 })
 
 describe("options", () => {
-  it.scopedLive("an output or summary that is the input or the output, however spelled, is refused before anything is touched", () =>
+  it.scopedLive("an output that is a directory, or an output or summary that is the input or the output however spelled, is refused before anything is touched", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const input = writeFile(dir, "in.csv", "consumer_id\nq-1\n")
@@ -233,7 +233,8 @@ describe("options", () => {
         [{ input, output: Path.join(dir, ".", "in.csv"), overwrite: true }, "output", "it is the input file"],
         [{ input, output: Path.join(dir, "link.csv"), overwrite: true }, "output", "it is the input file"],
         [{ input, output, resume: true, summary: Path.join(dir, "hard.jsonl") }, "summary", "it is the output file"],
-        [{ input, output, resume: true, summary: `${dir}/../${Path.basename(dir)}/in.csv` }, "summary", "it is the input file"]
+        [{ input, output, resume: true, summary: `${dir}/../${Path.basename(dir)}/in.csv` }, "summary", "it is the input file"],
+        [{ input, output: dir, overwrite: true }, "output", "it is a directory"]
       ] as const
       for (const [options, option, reason] of refused) {
         const error = yield* Effect.flip(Batch.resolve(options))
