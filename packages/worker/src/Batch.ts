@@ -293,6 +293,13 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
 
     // The output first: one run at a time writes it; refuse to clobber, or read what a resume skips.
     yield* OutputLock.acquire(options.output)
+    // Lines rejected by an earlier run and valid now (fixed in the input): their old records are
+    // dropped once this run's writer has closed (a finalizer added before the writer's runs after
+    // it), still under the lock.
+    const fixedLines = new Set<number>()
+    yield* Effect.addFinalizer(() =>
+      fixedLines.size === 0 ? Effect.void : Output.dropRejected(options.output, outputFormat, fixedLines).pipe(Effect.ignoreLogged)
+    )
     const size = yield* outputSize(options.output)
     let resumed: Output.Resumed | undefined
     if (size > 0 && !options.overwrite) {
@@ -381,6 +388,7 @@ const execute = (options: Options, issuing: Issuing): Effect.Effect<
           yield* reject(row.line, value, "InvalidInputError", `a consumer ID ${reason}`)
           continue
         }
+        if (rejectedBefore.has(row.line)) fixedLines.add(row.line)
         if (!seen.add(value)) {
           tally.duplicates++
           continue

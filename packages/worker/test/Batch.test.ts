@@ -324,6 +324,29 @@ describe("resume", () => {
       assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
     }))
 
+  it.scopedLive("a rejected row fixed in the input is issued on resume, and its old rejected record dropped", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      for (const name of ["out.jsonl", "out.csv"]) {
+        const output = Path.join(dir, name)
+        const input = writeFile(dir, "in.txt", "f-1\n bad\nf-3\n still bad\n")
+        const first = yield* run(client, { input, output })
+        assert.deepStrictEqual([first.counts.issued, first.counts.rejected], [2, 2])
+        writeFile(dir, "in.txt", "f-1\nf-2\nf-3\n still bad\n")
+        const resumed = yield* run(client, { input, output, resume: true })
+        assert.deepStrictEqual([resumed.counts.issued, resumed.counts.alreadyIssued, resumed.counts.alreadyRejected], [1, 2, 1])
+        const records = name.endsWith(".csv")
+          ? Fs.readFileSync(output, "utf8").trim().split("\n").slice(1).map((line) => {
+            const [recordLine, consumerId, status] = line.split(",")
+            return `${status} ${consumerId?.replace(/^"|"$/g, "")}${status === "rejected" ? ` line ${recordLine}` : ""}`
+          })
+          : readJsonl(output).map((r) => `${r.status} ${r.consumer_id}${r.status === "rejected" ? ` line ${r.line}` : ""}`)
+        assert.deepStrictEqual(records.sort(), ["issued f-1", "issued f-2", "issued f-3", "rejected  still bad line 4"].sort(), name)
+        assert.strictEqual(Fs.statSync(output).mode & 0o777, 0o600)
+      }
+    }))
+
   it.scopedLive("resumes a CSV output", () =>
     Effect.gen(function*() {
       const { client, emulator } = yield* start()

@@ -266,7 +266,7 @@ export const resume = (path: string, format: Format): Effect.Effect<Resumed, Out
           rejectedLines.add(record.line)
         }
       }
-      if (needsCompaction) await compact(path, format)
+      if (needsCompaction) await compact(path, format, { dropFailed: true, rejectedLinesToDrop: new Set() })
       return Either.right({ issued, rejectedLines, failedDropped, tornBytes: size - length })
     },
     catch: (error) =>
@@ -275,8 +275,13 @@ export const resume = (path: string, format: Format): Effect.Effect<Resumed, Out
         : writeError(path)(error)
   }).pipe(Effect.flatMap((result) => result))
 
-// Keeps the first issued record per ID and the first rejected record per line; drops failed ones.
-const compact = async (path: string, format: Format): Promise<void> => {
+// Keeps the first issued record per ID and the first rejected record per line but those of
+// `rejectedLinesToDrop`; drops failed records when `dropFailed`.
+const compact = async (
+  path: string,
+  format: Format,
+  { dropFailed, rejectedLinesToDrop }: { readonly dropFailed: boolean; readonly rejectedLinesToDrop: ReadonlySet<number> }
+): Promise<void> => {
   const temporary = `${path}.compacting-${process.pid}`
   const fd = NodeFs.openSync(temporary, "w", 0o600)
   try {
@@ -302,8 +307,13 @@ const compact = async (path: string, format: Format): Promise<void> => {
           const record = parsed.right
           if (record.status === "issued" && issued.add(record.consumer_id)) {
             keep = true
-          } else if (record.status === "rejected" && record.line !== undefined && !rejected.has(record.line)) {
+          } else if (
+            record.status === "rejected" && record.line !== undefined && !rejected.has(record.line) &&
+            !rejectedLinesToDrop.has(record.line)
+          ) {
             rejected.add(record.line)
+            keep = true
+          } else if (record.status === "failed" && !dropFailed) {
             keep = true
           }
         }
@@ -332,6 +342,17 @@ export interface Writer {
   /** Writes what is buffered. */
   readonly flush: Effect.Effect<void, OutputWriteError>
 }
+
+/**
+ * Drops the `rejected` records of `lines` from a closed output: rows rejected by an earlier run and
+ * valid now (fixed in the input, then resumed), whose records would otherwise outlive the rejection.
+ * Through a 0600 temporary file and a rename, as on resume; failed records are kept.
+ */
+export const dropRejected = (path: string, format: Format, lines: ReadonlySet<number>): Effect.Effect<void, OutputWriteError> =>
+  Effect.tryPromise({
+    try: () => compact(path, format, { dropFailed: false, rejectedLinesToDrop: lines }),
+    catch: writeError(path)
+  })
 
 /**
  * Opens the output for appending, created with mode 0600 (and set to 0600 if it existed), with a
