@@ -8,6 +8,7 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as Effect from "effect/Effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
+import { fsReason } from "./fsReason.js"
 import { decodeUtf8, splitLineRuns, TextFault } from "./text.js"
 
 /** How to read the input. */
@@ -124,14 +125,6 @@ export interface Opened {
   readonly close: Effect.Effect<void>
 }
 
-const systemReason = (error: unknown): string => {
-  const code = (error as { code?: unknown }).code
-  if (code === "ENOENT") return "no such file"
-  if (code === "EACCES") return "permission denied"
-  if (code === "EISDIR") return "it is a directory"
-  return error instanceof Error ? error.message : String(error)
-}
-
 /**
  * Opens the input and reads its header. The format `auto` reads `.txt` as a list and anything else
  * as a CSV whose first record is a header when it has several fields or names a known column.
@@ -151,7 +144,7 @@ export const open = (options: {
           if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" })
           NodeFs.accessSync(path, NodeFs.constants.R_OK)
         },
-        catch: (error) => new InputReadError({ path, reason: systemReason(error) })
+        catch: (error) => new InputReadError({ path, reason: fsReason(error, "no such file") })
       })
     }
     const format = options.format === "auto" && path.toLowerCase().endsWith(".txt") ? "list" : options.format
@@ -164,7 +157,7 @@ export const open = (options: {
       catch: (error) =>
         error instanceof TextFault
           ? new InputFormatError({ path, line: error.line, reason: error.reason })
-          : new InputReadError({ path, reason: systemReason(error) })
+          : new InputReadError({ path, reason: fsReason(error, "no such file") })
     })
     // A row from the run read last, or the first of the next run (runs are never empty).
     let run: ReadonlyArray<Row> = []

@@ -11,6 +11,7 @@ import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import { OutputFormatError, OutputWriteError } from "../BatchError.js"
 import { decodeUtf8, splitLines, TextFault } from "./text.js"
+import { fsReason } from "./fsReason.js"
 import { IdSet } from "./idSet.js"
 
 /** The output's format, from its name: CSV when it ends in `.csv`, else JSON Lines. */
@@ -177,33 +178,9 @@ export interface Resumed {
   readonly tornBytes: number
 }
 
-// A file system failure in the words a person acts on, from its code where it has one (a Node
-// error, or the platform's `SystemError` around one): not "NotFound: FileSystem.open (...): ENOENT: ...".
-const writeReason = (error: unknown): string => {
-  const cause = (error as { readonly cause?: unknown }).cause
-  const code = (error as { readonly code?: unknown }).code ?? (cause as { readonly code?: unknown } | undefined)?.code
-  switch (code) {
-    case "ENOENT":
-      return "its directory does not exist"
-    case "EACCES":
-    case "EPERM":
-      return "permission denied"
-    case "EISDIR":
-      return "it is a directory"
-    case "ENOSPC":
-      return "no space left on the device"
-    case "EDQUOT":
-      return "the disk quota is exceeded"
-    case "EROFS":
-      return "the file system is read-only"
-    default:
-      return error instanceof Error ? error.message : String(error)
-  }
-}
-
 /** The error for a failure to write `path` (the output or the summary). */
 export const writeError = (path: string) => (error: unknown): OutputWriteError =>
-  new OutputWriteError({ path, reason: writeReason(error) })
+  new OutputWriteError({ path, reason: fsReason(error, "its directory does not exist") })
 
 // The length of the file up to and including its last line break: what follows it is a torn write.
 const completeLength = (path: string): number => {
