@@ -20,7 +20,8 @@ const endpointName: Record<Endpoint, string> = {
   idp: "the IDP (ConsumerJWS)"
 }
 
-const seconds = (millis: number) => `${Math.round(millis / 100) / 10} s`
+// Under a second in milliseconds: a 1 ms limit read "within 0 s".
+const seconds = (millis: number) => millis < 1000 ? `${Math.round(millis)} ms` : `${Math.round(millis / 100) / 10} s`
 
 /** A value given to the client is not valid: a consumer ID, an account ID, a setting. Not retried. */
 export class InvalidInputError extends Schema.TaggedError<InvalidInputError>()("InvalidInputError", {

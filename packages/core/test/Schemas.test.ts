@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { AccountId, BaseUri, ConsumerId, CsdsUrl } from "../src/index.js"
+import { AccountId, BaseUri, ConsumerId, ConsumerJwsError, CsdsUrl } from "../src/index.js"
 
 const accepts = <A, I>(schema: Schema.Schema<A, I>, value: I) => Either.isRight(Schema.decodeEither(schema)(value))
 
@@ -81,5 +81,16 @@ describe("CsdsUrl", () => {
     assert.match(CsdsUrl.validate("https://u:p@api.liveperson.net")!, /userinfo/)
     assert.match(CsdsUrl.validate("https://api.liveperson.net/api")!, /origin only/)
     assert.match(CsdsUrl.validate("api.liveperson.net")!, /not a URL|https/)
+  })
+})
+
+describe("error messages", () => {
+  it("give a time limit or a wait in milliseconds under a second, in seconds above", () => {
+    const timeout = (timeoutMillis: number) => new ConsumerJwsError.TimeoutError({ endpoint: "csds", scope: "attempt", timeoutMillis }).message
+    assert.include(timeout(1), "within 1 ms.")
+    assert.include(timeout(250), "within 250 ms.")
+    assert.include(timeout(10_000), "within 10 s.")
+    assert.include(timeout(1_500), "within 1.5 s.")
+    assert.include(new ConsumerJwsError.RateLimitedError({ endpoint: "idp", retryAfterMillis: 500 }).message, "Retry-After 500 ms")
   })
 })
