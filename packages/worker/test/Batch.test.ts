@@ -184,6 +184,28 @@ describe("input forms", () => {
       assert.strictEqual((yield* emulator.stats).tokensIssued, 2)
     }))
 
+  it.scopedLive("a rejected row's line counts blank lines, CRLF and quoted fields that span lines", () =>
+    Effect.gen(function*() {
+      const { client } = yield* start()
+      const dir = yield* tempDir
+      const input = writeFile(
+        dir,
+        "in.csv",
+        "consumer_id,note\r\n\r\nok-1,\"two\r\nlines\"\r\n\" a \",x\r\n\r\n\r\n\"b\nc\",y\r\nok-2,\"\n\n\"\n\tz,w"
+      )
+      const output = Path.join(dir, "out.jsonl")
+      yield* run(client, { input, output })
+      const records = readJsonl(output)
+      assert.deepStrictEqual(
+        records.filter((r) => r.status === "rejected").map((r) => [r.line, r.consumer_id]).sort(),
+        [[13, "\tz"], [5, " a "], [8, "b\nc"]]
+      )
+      assert.deepStrictEqual(records.filter((r) => r.status === "issued").map((r) => r.consumer_id).sort(), ["ok-1", "ok-2"])
+      const open = writeFile(dir, "open.csv", "consumer_id\r\n\"a\r\nb\"\r\n\"open\r\nrest\r\n")
+      const error = yield* Effect.flip(run(client, { input: open, output: Path.join(dir, "open.jsonl") }))
+      assert.deepStrictEqual(error._tag === "InputFormatError" && [error.line, error.reason], [4, "a quoted field opened here is never closed"])
+    }))
+
   it.scopedLive("an unclosed quote stops the run naming the line; the rows before are kept; resume finishes", () =>
     Effect.gen(function*() {
       const { client } = yield* start()
