@@ -41,6 +41,21 @@ const find = (slots: Uint32Array, capacity: number, w0: number, w1: number, w2: 
   }
 }
 
+// The words of the ID hashed last: a batch asks two sets about each ID in turn (seen before in this
+// input? issued by an earlier run?), and an MD5 is most of what either answer costs.
+const last = { id: undefined as string | undefined, w0: 0, w1: 0, w2: 0 }
+
+const wordsOf = (id: string): typeof last => {
+  if (id !== last.id) {
+    const digest = md5(id)
+    last.id = id
+    last.w0 = digest.readUInt32LE(0)
+    last.w1 = digest.readUInt32LE(4)
+    last.w2 = digest.readUInt32LE(8)
+  }
+  return last
+}
+
 /** A set of IDs by digest; see the module comment for the odds of a false match. */
 export class IdSet {
   // All-zero words mark an empty slot: an ID whose kept 96 bits are all zero (odds 2^-96) is not kept.
@@ -62,10 +77,8 @@ export class IdSet {
 
   /** Whether `id` is in the set. */
   has(id: string): boolean {
-    const digest = md5(id)
-    const w0 = digest.readUInt32LE(0)
-    const w1 = digest.readUInt32LE(4)
-    const w2 = digest.readUInt32LE(8)
+    if (this.count === 0) return false
+    const { w0, w1, w2 } = wordsOf(id)
     // The top 8 bits of `w0` pick the sub-table; `w1` picks the slot in it.
     const table = w0 >>> 24
     const slots = this.tables[table]!
@@ -76,10 +89,7 @@ export class IdSet {
 
   /** Adds `id`; `false` when it was already there. */
   add(id: string): boolean {
-    const digest = md5(id)
-    const w0 = digest.readUInt32LE(0)
-    const w1 = digest.readUInt32LE(4)
-    const w2 = digest.readUInt32LE(8)
+    const { w0, w1, w2 } = wordsOf(id)
     const table = w0 >>> 24
     const slots = this.tables[table]!
     const capacity = this.capacities[table]!
