@@ -153,6 +153,23 @@ describe("input forms", () => {
       assert.strictEqual(last?.etaSeconds, 0)
     }))
 
+  it.scopedLive("a CSV delimited by semicolons or tabs is read by its header's delimiter, not issued as whole lines", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const semicolons = writeFile(dir, "excel.csv", "\"consumer_id\";note\r\ns-1;\"a, b\"\r\ns-2;x,y\r\n")
+      yield* run(client, { input: semicolons, output: Path.join(dir, "semicolons.jsonl") })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "semicolons.jsonl")).sort(), ["s-1", "s-2"])
+      const tabs = writeFile(dir, "export.tsv", "name\tid\nSmith, J\tt-1\n")
+      yield* run(client, { input: tabs, output: Path.join(dir, "tabs.jsonl"), column: "id" })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "tabs.jsonl")), ["t-1"])
+      // No known column: still split by its delimiter, so the header is refused rather than issued.
+      const unnamed = writeFile(dir, "unnamed.csv", "user;name\nu-1;x\n")
+      const error = yield* Effect.flip(run(client, { input: unnamed, output: Path.join(dir, "unnamed.jsonl") }))
+      assert.deepStrictEqual(error._tag === "MissingColumnError" && error.header, ["user", "name"])
+      assert.strictEqual((yield* emulator.stats).tokensIssued, 3)
+    }))
+
   it.scopedLive("a header without an ID column fails before any request", () =>
     Effect.gen(function*() {
       const { client, emulator } = yield* start()

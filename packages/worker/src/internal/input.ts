@@ -85,8 +85,37 @@ class RowParser extends Parser {
   }
 }
 
-async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator<ReadonlyArray<Row>> {
+/** The field delimiters a CSV input may use: spreadsheets write `;` where the decimal mark is a comma. */
+export const delimiters: ReadonlyArray<string> = [",", ";", "\t"]
+
+/**
+ * The delimiter of a CSV whose first line is `header`: the one that makes a wanted column name one
+ * of its fields; else `;` or a tab when the line has no comma but has those; else a comma. Read
+ * with commas, `consumer_id;name` would be one field, an ID, and every row an ID with its other
+ * fields glued on.
+ */
+export const delimiterOf = (header: string, wanted: ReadonlyArray<string>): string => {
+  const names = (delimiter: string) => header.split(delimiter).map((name) => name.trim().replace(/^"(.*)"$/, "$1").trim())
+  const naming = delimiters.find((delimiter) => names(delimiter).some((name) => wanted.includes(name)))
+  if (naming !== undefined) return naming
+  if (header.includes(",")) return ","
+  const counts = delimiters.map((delimiter) => header.split(delimiter).length - 1)
+  const most = Math.max(...counts)
+  return most === 0 ? "," : delimiters[counts.indexOf(most)]!
+}
+
+// The text with its first chunk read already: the delimiter is chosen from the first line.
+async function* prepended(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
+  yield first
+  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
+}
+
+async function* csvRows(open: () => Readable, maxLength: number, wanted: ReadonlyArray<string>): AsyncGenerator<ReadonlyArray<Row>> {
+  const text = decodeUtf8(open())
+  const first = await text.next()
+  if (first.done === true) return
   const parser = new RowParser({
+    delimiter: delimiterOf(first.value.split("\n", 1)[0]!, wanted),
     // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
     relax_column_count: true,
     // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
@@ -95,7 +124,7 @@ async function* csvRows(open: () => Readable, maxLength: number): AsyncGenerator
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
   })
-  const feeding = pipeline(Readable.from(decodeUtf8(open())), parser)
+  const feeding = pipeline(Readable.from(prepended(first.value, text)), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
     yield* inRuns(parser as AsyncIterable<Row>, () => parser.readableLength)
@@ -163,7 +192,10 @@ export const open = (options: {
     // Opened on the first read, not before the header is wanted; kept to be destroyed on close.
     let source: Readable | undefined
     const openAndKeep = () => (source = openSource(path))
-    const iterator = format === "list" ? listRows(openAndKeep, options.maxLineLength) : csvRows(openAndKeep, options.maxLineLength)
+    const wanted = options.column === undefined ? knownColumns : [options.column]
+    const iterator = format === "list"
+      ? listRows(openAndKeep, options.maxLineLength)
+      : csvRows(openAndKeep, options.maxLineLength, wanted)
     const nextRun = Effect.tryPromise({
       try: () => iterator.next().then((result) => (result.done === true ? undefined : result.value)),
       catch: (error) =>
@@ -198,7 +230,6 @@ export const open = (options: {
     const first = yield* next
     if (first === undefined) return { column: 0, hasHeader: false, next, buffered, close }
     const names = first.fields.map((name) => name.trim())
-    const wanted = options.column === undefined ? knownColumns : [options.column]
     const found = wanted.map((name) => names.indexOf(name)).find((index) => index !== -1)
     if (found !== undefined) return { column: found, hasHeader: true, next, buffered, close }
     if (options.column === undefined && names.length === 1) {
