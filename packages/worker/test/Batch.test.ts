@@ -245,6 +245,16 @@ describe("input forms", () => {
       const input = writeFile(dir, "in.txt", Buffer.concat([Buffer.from("a\nb\nc"), Buffer.from([0xff, 0xfe]), Buffer.from("\nd\n")]))
       const error = yield* Effect.flip(run(client, { input, output: Path.join(dir, "out.jsonl") }))
       assert.deepStrictEqual(error._tag === "InputFormatError" && [error.line], [3])
+      // A spreadsheet's "Unicode text" is UTF-16 with a byte order mark: named as such.
+      const utf16 = Buffer.from("\uFEFFconsumer_id\r\nu-1\r\n", "utf16le")
+      for (const [name, bytes] of [["le.csv", utf16], ["be.txt", Buffer.from(utf16).swap16()]] as const) {
+        const wide = yield* Effect.flip(run(client, { input: writeFile(dir, name, bytes), output: Path.join(dir, `${name}.jsonl`) }))
+        assert.deepStrictEqual(
+          wide._tag === "InputFormatError" && [wide.line, wide.reason],
+          [1, "the file is UTF-16, not UTF-8 (save it as UTF-8)"],
+          name
+        )
+      }
     }))
 
   it.scopedLive("an existing output is refused without resume or overwrite; overwrite starts again", () =>

@@ -80,8 +80,14 @@ export async function* decodeUtf8(source: AsyncIterable<Uint8Array | string>): A
   const decoder = new TextDecoder("utf-8", { fatal: true })
   let newlines = 0
   let carry: Uint8Array = new Uint8Array(0)
+  let first = true
   for await (const chunk of source) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk
+    // A UTF-16 byte order mark: what spreadsheets write as "Unicode text", worth naming as such.
+    if (first && bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
+      throw new TextFault(1, "the file is UTF-16, not UTF-8 (save it as UTF-8)")
+    }
+    if (bytes.length > 0) first = false
     let text: string
     try {
       text = decoder.decode(bytes, { stream: true })
