@@ -168,6 +168,16 @@ describe("input forms", () => {
       const error = yield* Effect.flip(run(client, { input: unnamed, output: Path.join(dir, "unnamed.jsonl") }))
       assert.deepStrictEqual(error._tag === "MissingColumnError" && error.header, ["user", "name"])
       assert.strictEqual((yield* emulator.stats).tokensIssued, 3)
+      // A pipe that brings the header in pieces: the delimiter is told from the whole first line.
+      const piped = Path.join(dir, "piped.csv")
+      execFileSync("mkfifo", [piped])
+      const batch = yield* Effect.forkScoped(run(client, { input: piped, output: Path.join(dir, "piped.jsonl") }))
+      const writer = yield* Effect.acquireRelease(Effect.sync(() => Fs.createWriteStream(piped)), (writer) => Effect.sync(() => writer.destroy()))
+      writer.write("consumer_id")
+      yield* Effect.sleep(Duration.millis(100))
+      yield* Effect.async<void>((resume) => void writer.end(";note\np-1;x\n", () => resume(Effect.void)))
+      yield* Fiber.join(batch)
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "piped.jsonl")), ["p-1"])
     }))
 
   it.scopedLive("a header without an ID column fails before any request", () =>

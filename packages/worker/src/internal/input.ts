@@ -104,7 +104,7 @@ export const delimiterOf = (header: string, wanted: ReadonlyArray<string>): stri
   return most === 0 ? "," : delimiters[counts.indexOf(most)]!
 }
 
-// The text with its first chunk read already: the delimiter is chosen from the first line.
+// The text with its start read already: the delimiter is chosen from the first line.
 async function* prepended(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
   yield first
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
@@ -112,10 +112,15 @@ async function* prepended(first: string, rest: AsyncIterator<string>): AsyncGene
 
 async function* csvRows(open: () => Readable, maxLength: number, wanted: ReadonlyArray<string>): AsyncGenerator<ReadonlyArray<Row>> {
   const text = decodeUtf8(open())
-  const first = await text.next()
-  if (first.done === true) return
+  // The text up to the end of the first line (a pipe may bring it in pieces), or all there is.
+  let head = ""
+  for (let next = await text.next(); next.done !== true; next = await text.next()) {
+    head += next.value
+    if (head.includes("\n") || head.length > maxLength) break
+  }
+  if (head.length === 0) return
   const parser = new RowParser({
-    delimiter: delimiterOf(first.value.split("\n", 1)[0]!, wanted),
+    delimiter: delimiterOf(head.split("\n", 1)[0]!, wanted),
     // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
     relax_column_count: true,
     // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
@@ -124,7 +129,7 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
   })
-  const feeding = pipeline(Readable.from(prepended(first.value, text)), parser)
+  const feeding = pipeline(Readable.from(prepended(head, text)), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
     yield* inRuns(parser as AsyncIterable<Row>, () => parser.readableLength)
