@@ -35,7 +35,7 @@ export const options = {
     Options.optional
   ),
   concurrency: Options.integer("concurrency").pipe(
-    Options.withDescription("IDs issued at once."),
+    Options.withDescription(`IDs issued at once (default ${Batch.defaults.concurrency}).`),
     Options.withDefault(Batch.defaults.concurrency)
   ),
   rate: Options.float("rate").pipe(
