@@ -173,7 +173,7 @@ export const execute = Effect.fn("BatchCommand.execute")(function*(
         resumeCommand: resume
       })
     case "completed": {
-      const notIssued = summary.counts.failed + summary.counts.rejected
+      const notIssued = Summary.notIssued(summary)
       if (notIssued > 0) {
         return yield* new NotAllIssuedError({
           notIssued,

@@ -240,6 +240,11 @@ describe.concurrent("consumer-jws", () => {
     const written = JSON.parse(Fs.readFileSync(summary, "utf8"))
     assert.strictEqual(written.counts.rejected, 2)
     assert.include(result.stderr, "NotAllIssuedError: 2 of 4 were not issued.")
+    // Resumed with the rows still invalid: nothing new to record, and still not all issued.
+    const resumed = await CliProcess.run(["batch", input, "-o", output, "--progress", "none", "--resume"], envOf(emulator))
+    assert.strictEqual(resumed.code, 1, resumed.stderr)
+    assert.include(resumed.stderr, "2 already issued, 2 still rejected")
+    assert.include(resumed.stderr, "NotAllIssuedError: 2 of 4 were not issued.")
   })
 
   it("batch exits 2 on a missing column and on bad options", async () => {

@@ -177,15 +177,16 @@ export const resolve = (input: Input): Effect.Effect<Options, InvalidOptionError
 }
 
 /**
- * The exit code for a finished run: 0 when every row was issued (or skipped as done), 1 when some
- * failed or were rejected, 3 when stopped early, 130 when interrupted.
+ * The exit code for a finished run: 0 when every row was issued (or skipped as issued before), 1
+ * when some failed or were rejected (by this run, or by an earlier one and still invalid), 3 when
+ * stopped early, 130 when interrupted.
  */
 export const exitCode = (summary: Summary.Summary): 0 | 1 | 3 | 130 =>
   summary.outcome === "interrupted"
     ? 130
     : summary.outcome === "stoppedEarly"
     ? 3
-    : summary.counts.failed > 0 || summary.counts.rejected > 0
+    : Summary.notIssued(summary) > 0
     ? 1
     : 0
 

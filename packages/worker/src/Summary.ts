@@ -36,7 +36,7 @@ export class Counts extends Schema.Class<Counts>("Counts")({
   duplicates: Schema.Number,
   /** IDs already issued by an earlier run, found on resume: skipped. */
   alreadyIssued: Schema.Number,
-  /** Rows already recorded as rejected by an earlier run: skipped. */
+  /** Rows rejected by an earlier run and still invalid: not recorded again, and still not issued. */
   alreadyRejected: Schema.Number,
   /** Rows whose ID belongs to another shard: skipped. */
   otherShards: Schema.Number
@@ -85,9 +85,15 @@ export class Summary extends Schema.Class<Summary>("Summary")({
   maxInFlight: Schema.Number
 }) {}
 
-/** Whether every row was issued (or skipped as a duplicate or as done before). */
-export const isClean = (summary: Summary): boolean =>
-  summary.outcome === "completed" && summary.counts.failed === 0 && summary.counts.rejected === 0
+/**
+ * The rows of the input left without a token: failed, rejected, and rejected by an earlier run and
+ * still invalid (a resume does not record them again, but they are no more issued for that).
+ */
+export const notIssued = (summary: Summary): number =>
+  summary.counts.failed + summary.counts.rejected + summary.counts.alreadyRejected
+
+/** Whether every row was issued (or skipped as a duplicate or as issued before). */
+export const isClean = (summary: Summary): boolean => summary.outcome === "completed" && notIssued(summary) === 0
 
 const encodeJson = Schema.encodeSync(Schema.parseJson(Summary, { space: 2 }))
 
@@ -107,7 +113,9 @@ export const render = (summary: Summary): string => {
   const c = summary.counts
   const lines = [
     `${summary.outcome}: ${c.issued} issued, ${c.failed} failed, ${c.rejected} rejected, ` +
-    `${c.duplicates} duplicates, ${c.alreadyIssued} already issued` + (c.otherShards > 0 ? `, ${c.otherShards} in other shards` : ""),
+    `${c.duplicates} duplicates, ${c.alreadyIssued} already issued` +
+    (c.alreadyRejected > 0 ? `, ${c.alreadyRejected} still rejected` : "") +
+    (c.otherShards > 0 ? `, ${c.otherShards} in other shards` : ""),
     `${(summary.elapsedMillis / 1000).toFixed(1)} s, ${summary.throughputPerSecond.toFixed(1)} IDs/s, ` +
     `latency p50 ${summary.latencyMillis.p50.toFixed(0)} ms p95 ${summary.latencyMillis.p95.toFixed(0)} ms ` +
     `p99 ${summary.latencyMillis.p99.toFixed(0)} ms, ${summary.retries} retries, ${summary.rateLimited} HTTP 429`

@@ -395,6 +395,9 @@ describe("resume", () => {
         writeFile(dir, "in.txt", "f-1\nf-2\nf-3\n still bad\n")
         const resumed = yield* run(client, { input, output, resume: true })
         assert.deepStrictEqual([resumed.counts.issued, resumed.counts.alreadyIssued, resumed.counts.alreadyRejected], [1, 2, 1])
+        // The row still invalid is still not issued: the run does not end as if all were.
+        assert.strictEqual(Batch.exitCode(resumed), 1)
+        assert.include(Summary.render(resumed), "1 still rejected")
         const records = name.endsWith(".csv")
           ? Fs.readFileSync(output, "utf8").trim().split("\n").slice(1).map((line) => {
             const [recordLine, consumerId, status] = line.split(",")
