@@ -4,7 +4,7 @@
  */
 import { Parser } from "csv-parse"
 import * as NodeFs from "node:fs"
-import { Readable } from "node:stream"
+import { Readable, type TransformCallback } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as Effect from "effect/Effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
@@ -46,23 +46,10 @@ const newlinesIn = (fields: ReadonlyArray<string>): number => {
   return count
 }
 
-// Rows are handed over in runs of what is parsed already: one promise per run rather than per row
-// (a million-row input would otherwise cost a million promise round trips through the runtime).
-const maxRun = 1024
-
-async function* inRuns(rows: AsyncIterable<Row>, buffered: () => number): AsyncGenerator<ReadonlyArray<Row>> {
-  let run: Array<Row> = []
-  for await (const row of rows) {
-    run.push(row)
-    if (run.length >= maxRun || buffered() === 0) {
-      yield run
-      run = []
-    }
-  }
-  if (run.length > 0) yield run
-}
-
-// csv-parse's parser, its records made into rows (with the line each starts on) as it pushes them.
+// csv-parse's parser, its records made into rows (with the line each starts on) and handed over in
+// runs: the rows of each chunk of text are pushed as one array when the chunk is parsed. Pushed one
+// at a time, each row went through the stream's buffer and its async iterator, a promise a row;
+// a million-row input paid that a million times.
 // The line is counted here: csv-parse's own count (`info.lines`) takes a CRLF inside a quoted field
 // for two lines, so every row after one was named a line too late. Its `on_record` option would
 // tell that count, building two context objects a record to do so (60% of the parser's time on a
@@ -70,18 +57,45 @@ async function* inRuns(rows: AsyncIterable<Row>, buffered: () => number): AsyncG
 class RowParser extends Parser {
   // The lines taken by the records pushed so far (blank lines are counted by csv-parse, which skips them).
   private linesOfRecords = 0
+  // The rows of the chunk being parsed.
+  private run: Array<Row> = []
 
   /** The line the record being parsed starts on. */
   nextLine(): number {
     return this.linesOfRecords + this.info.empty_lines + 1
   }
 
+  // csv-parse pushes each record as it ends, and `null` at the end of the input.
   override push(record: unknown, encoding?: BufferEncoding): boolean {
-    if (record === null) return super.push(null, encoding)
+    if (record === null) {
+      this.pushRun()
+      return super.push(null, encoding)
+    }
     const fields = record as Array<string>
-    const row: Row = { line: this.nextLine(), fields }
+    this.run.push({ line: this.nextLine(), fields })
     this.linesOfRecords += 1 + newlinesIn(fields)
-    return super.push(row, encoding)
+    return true
+  }
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    super._transform(chunk, encoding, (error) => {
+      this.pushRun()
+      callback(error)
+    })
+  }
+
+  override _flush(callback: TransformCallback): void {
+    super._flush((error) => {
+      this.pushRun()
+      callback(error)
+    })
+  }
+
+  private pushRun(): void {
+    if (this.run.length === 0) return
+    const run = this.run
+    this.run = []
+    super.push(run)
   }
 }
 
@@ -132,7 +146,7 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
   const feeding = pipeline(Readable.from(prepended(head, text)), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
-    yield* inRuns(parser as AsyncIterable<Row>, () => parser.readableLength)
+    yield* parser as AsyncIterable<ReadonlyArray<Row>>
   } catch (error) {
     if (error instanceof TextFault) throw error
     const fault = error as CsvFault
