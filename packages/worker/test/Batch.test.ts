@@ -180,6 +180,19 @@ describe("input forms", () => {
       assert.deepStrictEqual(consumerIds(Path.join(dir, "piped.jsonl")), ["p-1"])
     }))
 
+  it.scopedLive("the ID column is found however its header is spelled: a one-column file's header is not issued", () =>
+    Effect.gen(function*() {
+      const { client, emulator } = yield* start()
+      const dir = yield* tempDir
+      const single = writeFile(dir, "export.csv", "ConsumerId\ne-1\ne-2\n")
+      yield* run(client, { input: single, output: Path.join(dir, "single.jsonl") })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "single.jsonl")).sort(), ["e-1", "e-2"])
+      const several = writeFile(dir, "crm.csv", "Name,Consumer ID\nSmith,e-3\n")
+      yield* run(client, { input: several, output: Path.join(dir, "several.jsonl") })
+      assert.deepStrictEqual(consumerIds(Path.join(dir, "several.jsonl")), ["e-3"])
+      assert.strictEqual((yield* emulator.stats).tokensIssued, 3)
+    }))
+
   it.scopedLive("a header without an ID column fails before any request", () =>
     Effect.gen(function*() {
       const { client, emulator } = yield* start()

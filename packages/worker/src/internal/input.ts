@@ -23,6 +23,15 @@ export interface Row {
 /** The column names taken for the ID when no `column` is given, in order of preference. */
 export const knownColumns: ReadonlyArray<string> = ["consumer_id", "ext_consumer_id"]
 
+// A known name however a spreadsheet or a database spells it: `Consumer ID`, `ConsumerId` and
+// `EXT_CONSUMER_ID` name the ID column too (read as an ID, a one-column file's header would be
+// issued a token). A name given with `column` is matched as given.
+const spelling = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, "")
+
+/** Whether the header name `name` is the column `wanted` (one of `knownColumns` in any spelling). */
+export const namesColumn = (name: string, wanted: string): boolean =>
+  name === wanted || (knownColumns.includes(wanted) && spelling(name) === spelling(wanted))
+
 const readChunkBytes = 256 * 1024
 
 const openSource = (path: string): Readable =>
@@ -110,7 +119,7 @@ export const delimiters: ReadonlyArray<string> = [",", ";", "\t"]
  */
 export const delimiterOf = (header: string, wanted: ReadonlyArray<string>): string => {
   const names = (delimiter: string) => header.split(delimiter).map((name) => name.trim().replace(/^"(.*)"$/, "$1").trim())
-  const naming = delimiters.find((delimiter) => names(delimiter).some((name) => wanted.includes(name)))
+  const naming = delimiters.find((delimiter) => names(delimiter).some((name) => wanted.some((column) => namesColumn(name, column))))
   if (naming !== undefined) return naming
   if (header.includes(",")) return ","
   const counts = delimiters.map((delimiter) => header.split(delimiter).length - 1)
@@ -249,7 +258,7 @@ export const open = (options: {
     const first = yield* next
     if (first === undefined) return { column: 0, hasHeader: false, next, buffered, close }
     const names = first.fields.map((name) => name.trim())
-    const found = wanted.map((name) => names.indexOf(name)).find((index) => index !== -1)
+    const found = wanted.map((column) => names.findIndex((name) => namesColumn(name, column))).find((index) => index !== -1)
     if (found !== undefined) return { column: found, hasHeader: true, next, buffered, close }
     if (options.column === undefined && names.length === 1) {
       // One unnamed column. With format csv the first record is its header; with auto it is an ID.
