@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url"
 import * as CliConfig from "./CliConfig.js"
 import { NotAllIssuedError, StoppedEarlyError } from "./CliError.js"
 import * as Help from "./internal/help.js"
+import * as Numeric from "./internal/numeric.js"
 import * as Shell from "./internal/shell.js"
 
 /** The batch's own flags (the connection flags come from `CliConfig.options`). */
@@ -34,11 +35,11 @@ export const options = {
     Options.withDescription("The CSV column of the IDs (default consumer_id, else ext_consumer_id, else the only one)."),
     Options.optional
   ),
-  concurrency: Options.integer("concurrency").pipe(
+  concurrency: Numeric.integer("concurrency").pipe(
     Options.withDescription(`IDs issued at once (default ${Batch.defaults.concurrency}).`),
     Options.withDefault(Batch.defaults.concurrency)
   ),
-  rate: Options.float("rate").pipe(
+  rate: Numeric.number("rate").pipe(
     Options.withDescription("A cap on IDP requests per second, retries included (default: none; 429s slow it down anyway)."),
     Options.optional
   ),
@@ -56,7 +57,7 @@ export const options = {
     Options.withDescription("Also write the summary as JSON to this file."),
     Options.optional
   ),
-  threads: Options.integer("threads").pipe(
+  threads: Numeric.integer("threads").pipe(
     Options.withDescription(
       "Worker threads issuing IDs (each ID to thread hash(ID) mod N), sharing one rate limit and 429 pause. " +
         "1: fibers on the main thread. See the worker README for when more helps."

@@ -258,6 +258,12 @@ describe.concurrent("consumer-jws", () => {
     const shard = await CliProcess.run(["batch", input, "-o", file("shard.jsonl"), "--shard", "4/4"], envOf(emulator))
     assert.strictEqual(shard.code, 2)
     assert.match(shard.stderr, /^InvalidOptionError: Invalid option shard/m)
+    // A number that does not parse is named by its flag (@effect/cli alone says "'abc' is not a float").
+    for (const [flag, value, expected] of [["--rate", "abc", "a number"], ["--concurrency", "1.5", "a whole number"]]) {
+      const bad = await CliProcess.run(["batch", input, "-o", file("number.jsonl"), flag!, value!], envOf(emulator))
+      assert.strictEqual(bad.code, 2)
+      assert.include(bad.stderr, `Invalid option ${flag}: expected ${expected}, got '${value}'.`)
+    }
   })
 
   it("batch exits 2 when its output or summary cannot be written, saying why in a person's words", async () => {
