@@ -162,7 +162,8 @@ export const execute = Effect.fn("BatchCommand.execute")(function*(
       )
     )
   )
-  yield* Console.error(Summary.render(summary))
+  // Why it stopped early is the last line, StoppedEarlyError's: not said twice.
+  yield* Console.error(Summary.render(summary, { reason: false }))
   switch (summary.outcome) {
     case "interrupted":
       yield* Console.error(`Interrupted. Carry on with: ${resume}`)

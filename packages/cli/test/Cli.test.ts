@@ -312,6 +312,9 @@ describe.concurrent("consumer-jws", () => {
     )
     assert.strictEqual(result.code, 3)
     assert.include(result.stderr, "StoppedEarlyError: AuthenticationError: Sentinel rejected the application's credentials")
+    // Why is said in the last line only; the summary above it starts "stopped early:".
+    assert.notMatch(result.stderr, /^why: /m)
+    assert.match(result.stderr, /^stopped early: 0 issued/m)
     assert.include(result.stderr, "--resume")
     assert.notInclude(result.stdout + result.stderr, secret)
     assert.notInclude(result.stdout + result.stderr, "eyJ")

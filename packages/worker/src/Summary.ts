@@ -108,11 +108,20 @@ export const write = Effect.fn("Summary.write")(function*(path: string, summary:
   )
 })
 
-/** A few lines for a person: counts, errors, throughput and latency. */
-export const render = (summary: Summary): string => {
+const outcomeWords: Record<Outcome, string> = {
+  completed: "completed",
+  stoppedEarly: "stopped early",
+  interrupted: "interrupted"
+}
+
+/**
+ * A few lines for a person: the outcome, counts, errors, throughput and latency, and why the run
+ * stopped early, if it did (`reason: false` leaves that line out, for a caller that reports it itself).
+ */
+export const render = (summary: Summary, options?: { readonly reason?: boolean }): string => {
   const c = summary.counts
   const lines = [
-    `${summary.outcome}: ${c.issued} issued, ${c.failed} failed, ${c.rejected} rejected, ` +
+    `${outcomeWords[summary.outcome]}: ${c.issued} issued, ${c.failed} failed, ${c.rejected} rejected, ` +
     `${c.duplicates} duplicates, ${c.alreadyIssued} already issued` +
     (c.alreadyRejected > 0 ? `, ${c.alreadyRejected} still rejected` : "") +
     (c.otherShards > 0 ? `, ${c.otherShards} in other shards` : ""),
@@ -122,6 +131,6 @@ export const render = (summary: Summary): string => {
   ]
   const errors = Object.entries(summary.errors)
   if (errors.length > 0) lines.push(`errors: ${errors.map(([tag, count]) => `${tag} ${count}`).join(", ")}`)
-  if (summary.stoppedEarly !== undefined) lines.push(`stopped early: ${summary.stoppedEarly.message}`)
+  if (summary.stoppedEarly !== undefined && options?.reason !== false) lines.push(`why: ${summary.stoppedEarly.message}`)
   return lines.join("\n")
 }

@@ -512,6 +512,10 @@ describe("faults", () => {
       assert.strictEqual(Batch.exitCode(summary), 3)
       assert.isTrue(summary.counts.rows < 500)
       assert.deepStrictEqual(readJsonl(output), [])
+      const rendered = Summary.render(summary)
+      assert.match(rendered, /^stopped early: 0 issued/)
+      assert.include(rendered, "\nwhy: Sentinel rejected the application's credentials")
+      assert.notInclude(Summary.render(summary, { reason: false }), "Sentinel")
     }))
 })
 
