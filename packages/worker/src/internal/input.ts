@@ -2,9 +2,9 @@
  * Reading the input: a CSV (RFC 4180, parsed by csv-parse's stream API) or a list of one ID a line,
  * from a file or stdin, streamed; the ID column chosen from the header.
  */
-import { Parser } from "csv-parse"
+import { type Options, Parser } from "csv-parse"
 import * as NodeFs from "node:fs"
-import { Readable, type TransformCallback } from "node:stream"
+import { Readable, type TransformCallback, type TransformOptions } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as Effect from "effect/Effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
@@ -68,6 +68,14 @@ class RowParser extends Parser {
   private linesOfRecords = 0
   // The rows of the chunk being parsed.
   private run: Array<Row> = []
+
+  // The stream holds one run (a chunk's rows) ahead of its reader, not the 16 objects it would by
+  // default: each is ~13,000 rows of a one-column file, and 16 of them doubled the peak RSS of a
+  // million-row batch (119 -> 232 MB).
+  constructor(options: Options) {
+    const withStreamOptions: Options & Pick<TransformOptions, "readableHighWaterMark"> = { ...options, readableHighWaterMark: 1 }
+    super(withStreamOptions)
+  }
 
   /** The line the record being parsed starts on. */
   nextLine(): number {
@@ -152,7 +160,8 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
   })
-  const feeding = pipeline(Readable.from(prepended(head, text)), parser)
+  // One chunk of text waits ahead of the parser, not 16 (the default for a stream of objects).
+  const feeding = pipeline(Readable.from(prepended(head, text), { highWaterMark: 1 }), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below
   try {
     yield* parser as AsyncIterable<ReadonlyArray<Row>>
