@@ -33,7 +33,7 @@ describe("delimiterOf", () => {
 })
 
 describe("namesColumn", () => {
-  it("takes a known name in any case and spelling of its separators; a given name only as given", () => {
+  it("takes a known name in any case and spelling of its separators; another given name only as given", () => {
     for (const name of ["consumer_id", "Consumer ID", "ConsumerId", "CONSUMER-ID", " consumer id "]) {
       assert.isTrue(Input.namesColumn(name, "consumer_id"), name)
     }
@@ -42,10 +42,54 @@ describe("namesColumn", () => {
     for (const name of ["consumer", "id", "consumer_ids", "lp_consumer_id"]) assert.isFalse(Input.namesColumn(name, "consumer_id"), name)
     assert.isTrue(Input.namesColumn("User ID", "User ID"))
     assert.isFalse(Input.namesColumn("user_id", "User ID"))
+    // A known column given in another spelling is found in any spelling too.
+    assert.isTrue(Input.namesColumn("consumer_id", "Consumer ID"))
   })
 })
 
+describe("columnOf", () => {
+  it("prefers a name spelled exactly to a lookalike, then the wanted names in their order", () => {
+    assert.strictEqual(Input.columnOf(["ConsumerId", "ext_consumer_id"], Input.knownColumns), 1)
+    assert.strictEqual(Input.columnOf(["Consumer ID", "consumer_id"], Input.knownColumns), 1)
+    assert.strictEqual(Input.columnOf(["ext_consumer_id", "consumer_id"], Input.knownColumns), 1)
+    assert.strictEqual(Input.columnOf(["name", "EXT_CONSUMER_ID", "Consumer ID"], Input.knownColumns), 2)
+    assert.strictEqual(Input.columnOf(["name", "EXT_CONSUMER_ID"], Input.knownColumns), 1)
+    assert.isUndefined(Input.columnOf(["name", "id"], Input.knownColumns))
+  })
+})
+
+describe("firstFilledLine", () => {
+  it("is the first line that is not blank, once its line break has come", () => {
+    assert.strictEqual(Input.firstFilledLine("a;b\nc"), "a;b")
+    assert.strictEqual(Input.firstFilledLine("\r\n\nconsumer_id;note\r\nx"), "consumer_id;note")
+    assert.isUndefined(Input.firstFilledLine("\n\r\nconsumer_id;no"))
+    assert.isUndefined(Input.firstFilledLine(""))
+  })
+})
+
+const rowsOf = (opened: Input.Opened) =>
+  Effect.gen(function*() {
+    const rows: Array<Input.Row> = []
+    for (let row = yield* opened.next; row !== undefined; row = yield* opened.next) rows.push(row)
+    return rows
+  })
+
 describe("open", () => {
+  it.scoped("tells the delimiter from the header after blank lines, as csv-parse skips them", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "ids.csv")
+      Fs.writeFileSync(path, "\r\n\nconsumer_id;note\na-1;x\n\nb-2;y\n")
+      const opened = yield* Effect.acquireRelease(
+        Input.open({ path, format: "auto", column: undefined, maxLineLength: 1024 * 1024 }),
+        (opened) => opened.close
+      )
+      assert.isTrue(opened.hasHeader)
+      assert.strictEqual(opened.column, 0)
+      const rows = yield* rowsOf(opened)
+      assert.deepStrictEqual(rows.map((row) => [row.line, row.fields[0]]), [[4, "a-1"], [6, "b-2"]])
+    }))
+
   it.scopedLive("reads a CSV only a few chunks ahead of the rows taken, however large the input", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
@@ -72,11 +116,13 @@ describe("open", () => {
       )
       const first = yield* opened.next
       assert.strictEqual(first?.fields[0], "id-000000000000")
-      // The reader stops once its buffers are full: wait until nothing more is written for a while.
-      let settled = -1
-      while (settled !== written) {
-        settled = written
-        yield* Effect.sleep(Duration.millis(300))
+      // The reader stops once its buffers are full: wait until nothing more is written for a second.
+      let last = -1
+      let quiet = 0
+      while (quiet < 4) {
+        yield* Effect.sleep(Duration.millis(250))
+        quiet = written === last ? quiet + 1 : 0
+        last = written
       }
       // Its streams hold a chunk each (64 KiB from this pipe): 0.5 MB read. By the streams' defaults
       // 16 runs of rows and 16 chunks of text waited (1.5 MB here); at a file's 256 KiB chunks, the

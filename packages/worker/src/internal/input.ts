@@ -25,12 +25,25 @@ export const knownColumns: ReadonlyArray<string> = ["consumer_id", "ext_consumer
 
 // A known name however a spreadsheet or a database spells it: `Consumer ID`, `ConsumerId` and
 // `EXT_CONSUMER_ID` name the ID column too (read as an ID, a one-column file's header would be
-// issued a token). A name given with `column` is matched as given.
+// issued a token). Any other name given with `column` is matched as given.
 const spelling = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, "")
 
-/** Whether the header name `name` is the column `wanted` (one of `knownColumns` in any spelling). */
+const knownSpellings: ReadonlySet<string> = new Set(knownColumns.map(spelling))
+
+/** Whether the header name `name` is the column `wanted`: as given, or a known column in any spelling. */
 export const namesColumn = (name: string, wanted: string): boolean =>
-  name === wanted || (knownColumns.includes(wanted) && spelling(name) === spelling(wanted))
+  name === wanted || (knownSpellings.has(spelling(wanted)) && spelling(name) === spelling(wanted))
+
+/**
+ * The index of the ID column among a header's `names`: the first of `wanted` (in order of
+ * preference) that a name spells exactly, else the first that a name spells otherwise. An exact
+ * `ext_consumer_id` beside a `ConsumerId` (a CRM's own key) is the column, not the lookalike.
+ */
+export const columnOf = (names: ReadonlyArray<string>, wanted: ReadonlyArray<string>): number | undefined => {
+  const among = (matches: (name: string, column: string) => boolean) =>
+    wanted.map((column) => names.findIndex((name) => matches(name, column))).find((index) => index !== -1)
+  return among((name, column) => name === column) ?? among(namesColumn)
+}
 
 const readChunkBytes = 256 * 1024
 
@@ -137,21 +150,38 @@ export const delimiterOf = (header: string, wanted: ReadonlyArray<string>): stri
 
 // The text with its start read already: the delimiter is chosen from the first line.
 async function* prepended(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
-  yield first
-  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
+  try {
+    yield first
+    for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
+  } finally {
+    await rest.return?.(undefined)
+  }
+}
+
+/**
+ * The first line of `text` that holds anything, once its line break has come: csv-parse skips blank
+ * lines, so the header is the first line that is not blank.
+ */
+export const firstFilledLine = (text: string): string | undefined => {
+  for (let start = 0, end = text.indexOf("\n"); end !== -1; start = end + 1, end = text.indexOf("\n", start)) {
+    const line = text.slice(start, text[end - 1] === "\r" ? end - 1 : end)
+    if (line.length > 0) return line
+  }
+  return undefined
 }
 
 async function* csvRows(open: () => Readable, maxLength: number, wanted: ReadonlyArray<string>): AsyncGenerator<ReadonlyArray<Row>> {
   const text = decodeUtf8(open())
-  // The text up to the end of the first line (a pipe may bring it in pieces), or all there is.
+  // The text up to the end of its first line that is not blank (a pipe may bring it in pieces), or
+  // all there is.
   let head = ""
   for (let next = await text.next(); next.done !== true; next = await text.next()) {
     head += next.value
-    if (head.includes("\n") || head.length > maxLength) break
+    if (firstFilledLine(head) !== undefined || head.length > maxLength) break
   }
   if (head.length === 0) return
   const parser = new RowParser({
-    delimiter: delimiterOf(head.split("\n", 1)[0]!, wanted),
+    delimiter: delimiterOf(firstFilledLine(head) ?? head.replace(/^[\r\n]+/, ""), wanted),
     // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
     relax_column_count: true,
     // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
@@ -267,7 +297,7 @@ export const open = (options: {
     const first = yield* next
     if (first === undefined) return { column: 0, hasHeader: false, next, buffered, close }
     const names = first.fields.map((name) => name.trim())
-    const found = wanted.map((column) => names.findIndex((name) => namesColumn(name, column))).find((index) => index !== -1)
+    const found = columnOf(names, wanted)
     if (found !== undefined) return { column: found, hasHeader: true, next, buffered, close }
     if (options.column === undefined && names.length === 1) {
       // One unnamed column. With format csv the first record is its header; with auto it is an ID.
