@@ -16,29 +16,30 @@ import * as Help from "./internal/help.js"
 
 type FlagName = Exclude<keyof typeof EmulatorOptions.flags, "help">
 
-// Help for each flag; one the emulator adds later shows up without a description.
-const descriptions: Partial<Record<FlagName, string>> = {
-  port: "The port to listen on (default 0: any free port).",
-  account: "The account ID it serves (default 12345678).",
-  "client-id": "The Sentinel client_id it accepts (default emulator-client-id).",
-  "client-secret-file": "A file holding the client secret it accepts (else LP_CLIENT_SECRET, else emulator-client-secret).",
-  "private-key-file": "Sign tokens with the RSA private key in this PEM file instead of a fresh one.",
-  "key-bits": "The size of the RSA key made at start (default 2048).",
-  seed: "The seed of the fault draws (default 1): the same seed gives the same faults.",
-  "expires-in": "Add expires_in to Sentinel's answer.",
-  "appjwt-lifetime": "AppJWT lifetime in seconds (default 3600; 0 issues expired ones).",
-  "rate-429": "Fault: probability (0..1) of an IDP 429.",
-  "retry-after": "Fault: the Retry-After of injected 429s, in seconds.",
-  "rate-500": "Fault: probability of an IDP 500.",
-  "rate-503": "Fault: probability of an IDP 503.",
-  "rate-reset": "Fault: probability of an IDP connection reset.",
-  "rate-hang": "Fault: probability of an IDP request never answered.",
-  "rate-malformed": "Fault: probability of a truncated IDP answer.",
-  "latency-ms": "Fault: latency added to every IDP answer, in milliseconds.",
-  "latency-jitter-ms": "Fault: random extra IDP latency, up to this many milliseconds.",
-  "rate-limit": "Fault: the IDP's limit in requests per second; beyond it, 429 with Retry-After.",
-  "csds-503": "Fault: probability of a CSDS 503.",
-  "sentinel-503": "Fault: probability of a Sentinel 503."
+// Help for each flag: what its value is (shown for it in the usage line) and what it does. One the
+// emulator adds later shows up as text without a description.
+const help: Partial<Record<FlagName, readonly [value: string, description: string]>> = {
+  port: ["port", "The port to listen on (default 0: any free port)."],
+  account: ["id", "The account ID it serves (default 12345678)."],
+  "client-id": ["id", "The Sentinel client_id it accepts (default emulator-client-id)."],
+  "client-secret-file": ["file", "A file holding the client secret it accepts (else LP_CLIENT_SECRET, else emulator-client-secret)."],
+  "private-key-file": ["file", "Sign tokens with the RSA private key in this PEM file instead of a fresh one."],
+  "key-bits": ["bits", "The size of the RSA key made at start (default 2048)."],
+  seed: ["integer", "The seed of the fault draws (default 1): the same seed gives the same faults."],
+  "expires-in": ["", "Add expires_in to Sentinel's answer."],
+  "appjwt-lifetime": ["seconds", "AppJWT lifetime in seconds (default 3600; 0 issues expired ones)."],
+  "rate-429": ["probability", "Fault: probability (0..1) of an IDP 429."],
+  "retry-after": ["seconds", "Fault: the Retry-After of injected 429s, in seconds."],
+  "rate-500": ["probability", "Fault: probability of an IDP 500."],
+  "rate-503": ["probability", "Fault: probability of an IDP 503."],
+  "rate-reset": ["probability", "Fault: probability of an IDP connection reset."],
+  "rate-hang": ["probability", "Fault: probability of an IDP request never answered."],
+  "rate-malformed": ["probability", "Fault: probability of a truncated IDP answer."],
+  "latency-ms": ["ms", "Fault: latency added to every IDP answer, in milliseconds."],
+  "latency-jitter-ms": ["ms", "Fault: random extra IDP latency, up to this many milliseconds."],
+  "rate-limit": ["per-second", "Fault: the IDP's limit in requests per second; beyond it, 429 with Retry-After."],
+  "csds-503": ["probability", "Fault: probability of a CSDS 503."],
+  "sentinel-503": ["probability", "Fault: probability of a Sentinel 503."]
 }
 
 const flagNames = Object.keys(EmulatorOptions.flags).filter((name): name is FlagName => name !== "help")
@@ -46,10 +47,10 @@ const flagNames = Object.keys(EmulatorOptions.flags).filter((name): name is Flag
 type Parsed = Option.Option<string> | boolean
 
 const optionOf = (name: FlagName): Options.Options<Parsed> => {
-  const description = descriptions[name] ?? ""
+  const [value, description] = help[name] ?? ["text", ""]
   return EmulatorOptions.flags[name].type === "boolean"
     ? Options.boolean(name).pipe(Options.withDescription(description))
-    : Options.text(name).pipe(Options.withDescription(description), Options.optional)
+    : Options.text(name).pipe(Options.withPseudoName(value), Options.withDescription(description), Options.optional)
 }
 
 /** The emulator's flags as `@effect/cli` options, keyed by flag name. */
