@@ -266,6 +266,23 @@ describe.concurrent("consumer-jws", () => {
     }
   })
 
+  it("batch says when it reads the first line of a one-column CSV as an ID although it looks like a header", async () => {
+    const headed = await CliProcess.run(
+      ["batch", file("headed.csv", "user_id\nu-1\n"), "-o", file("headed.jsonl"), "--progress", "none"],
+      envOf(emulator)
+    )
+    assert.strictEqual(headed.code, 0, headed.stderr)
+    assert.include(headed.stderr, 'Line 1 ("user_id") is read as an ID')
+    assert.include(headed.stderr, "--column")
+    // An ID-like first line (a digit in it) is read without a word.
+    const bare = await CliProcess.run(
+      ["batch", file("bare.csv", "u-1\nu-2\n"), "-o", file("bare.jsonl"), "--progress", "none"],
+      envOf(emulator)
+    )
+    assert.strictEqual(bare.code, 0, bare.stderr)
+    assert.notInclude(bare.stderr, "is read as an ID")
+  })
+
   it("batch exits 2 when its output or summary cannot be written, saying why in a person's words", async () => {
     const input = file("unwritable.csv", "consumer_id\nu-1\n")
     const nowhere = Path.join(file("no-such-directory"), "out.jsonl")

@@ -302,6 +302,15 @@ export const open = (options: {
     if (options.column === undefined && names.length === 1) {
       // One unnamed column. With format csv the first record is its header; with auto it is an ID.
       if (format === "csv") return { column: 0, hasHeader: true, next, buffered, close }
+      // A word without a digit is more likely a header (`id`, `user`) than an ID: said, not guessed.
+      const value = names[0]!
+      if (!/\d/.test(value)) {
+        const shown = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
+        yield* Effect.logWarning(
+          `Line ${first.line} (${shown}) is read as an ID: the first line of a one-column CSV is its header only ` +
+            `when it names consumer_id or ext_consumer_id. If it is a header, name it with --column.`
+        )
+      }
       let pending: Row | undefined = first
       const replay = Effect.suspend(() => {
         if (pending === undefined) return next
