@@ -90,6 +90,29 @@ describe("open", () => {
       assert.deepStrictEqual(rows.map((row) => [row.line, row.fields[0]]), [[4, "a-1"], [6, "b-2"]])
     }))
 
+  it.scoped("takes Excel's sep= first line for the delimiter, not for a record, and counts it in the lines", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const readAll = (name: string, content: string) =>
+        Effect.gen(function*() {
+          const path = Path.join(dir, name)
+          Fs.writeFileSync(path, content)
+          const opened = yield* Effect.acquireRelease(
+            Input.open({ path, format: "auto", column: undefined, maxLineLength: 1024 * 1024 }),
+            (opened) => opened.close
+          )
+          const rows = yield* rowsOf(opened)
+          return { hasHeader: opened.hasHeader, rows: rows.map((row) => [row.line, row.fields[opened.column]]) }
+        })
+      assert.deepStrictEqual(yield* readAll("headed.csv", "sep=;\r\nconsumer_id;note\r\na-1;x\n\nb-2;y\n"), {
+        hasHeader: true,
+        rows: [[3, "a-1"], [5, "b-2"]]
+      })
+      assert.deepStrictEqual(yield* readAll("bare.csv", "sep=,\nid-1\nid-2"), { hasHeader: false, rows: [[2, "id-1"], [3, "id-2"]] })
+      assert.deepStrictEqual(yield* readAll("tabs.csv", "\nSEP=\t\nname\tconsumer_id\nx\tc-1\n"), { hasHeader: true, rows: [[4, "c-1"]] })
+      assert.deepStrictEqual(yield* readAll("alone.csv", "sep=;\n"), { hasHeader: false, rows: [] })
+    }))
+
   it.scopedLive("reads a CSV only a few chunks ahead of the rows taken, however large the input", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

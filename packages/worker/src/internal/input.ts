@@ -9,7 +9,7 @@ import { pipeline } from "node:stream/promises"
 import * as Effect from "effect/Effect"
 import { InputFormatError, InputReadError, MissingColumnError } from "../BatchError.js"
 import { fsReason } from "./fsReason.js"
-import { decodeUtf8, splitLineRuns, TextFault } from "./text.js"
+import { countNewlines, decodeUtf8, splitLineRuns, TextFault } from "./text.js"
 
 /** How to read the input. */
 export type Format = "auto" | "csv" | "list"
@@ -77,17 +77,19 @@ const newlinesIn = (fields: ReadonlyArray<string>): number => {
 // tell that count, building two context objects a record to do so (60% of the parser's time on a
 // one-column file).
 class RowParser extends Parser {
-  // The lines taken by the records pushed so far (blank lines are counted by csv-parse, which skips them).
-  private linesOfRecords = 0
+  // The lines taken by the records pushed so far (blank lines are counted by csv-parse, which skips
+  // them), from those before the parser's text on.
+  private linesOfRecords: number
   // The rows of the chunk being parsed.
   private run: Array<Row> = []
 
   // The stream holds one run (a chunk's rows) ahead of its reader, not the 16 objects it would by
   // default: each is ~13,000 rows of a one-column file, and 16 of them doubled the peak RSS of a
   // million-row batch (119 -> 232 MB).
-  constructor(options: Options) {
+  constructor(options: Options, linesBefore: number) {
     const withStreamOptions: Options & Pick<TransformOptions, "readableHighWaterMark"> = { ...options, readableHighWaterMark: 1 }
     super(withStreamOptions)
+    this.linesOfRecords = linesBefore
   }
 
   /** The line the record being parsed starts on. */
@@ -151,7 +153,7 @@ export const delimiterOf = (header: string, wanted: ReadonlyArray<string>): stri
 // The text with its start read already: the delimiter is chosen from the first line.
 async function* prepended(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
   try {
-    yield first
+    if (first.length > 0) yield first
     for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
   } finally {
     await rest.return?.(undefined)
@@ -179,9 +181,19 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
     head += next.value
     if (firstFilledLine(head) !== undefined || head.length > maxLength) break
   }
-  if (head.length === 0) return
+  const headLine = firstFilledLine(head) ?? head.replace(/^[\r\n]+/, "")
+  // Excel's hint `sep=;` as the first line names the delimiter and is not a record: the text is
+  // parsed from the line after it, its lines counted.
+  const hint = /^sep=([^\r\n"])$/i.exec(headLine)
+  let linesBefore = 0
+  if (hint !== null) {
+    const after = head.indexOf("\n", head.indexOf(headLine)) + 1 || head.length
+    linesBefore = countNewlines(head.slice(0, after))
+    head = head.slice(after)
+  }
+  if (head.length === 0 && hint === null) return // an empty input
   const parser = new RowParser({
-    delimiter: delimiterOf(firstFilledLine(head) ?? head.replace(/^[\r\n]+/, ""), wanted),
+    delimiter: hint !== null ? hint[1]! : delimiterOf(headLine, wanted),
     // Rows with fewer or more fields are kept: one without the ID field is rejected, not fatal.
     relax_column_count: true,
     // A quote inside an unquoted field is taken literally (`ab"c`), as spreadsheets write it.
@@ -189,7 +201,7 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
     skip_empty_lines: true,
     record_delimiter: ["\r\n", "\n"],
     max_record_size: maxLength
-  })
+  }, linesBefore)
   // One chunk of text waits ahead of the parser, not 16 (the default for a stream of objects).
   const feeding = pipeline(Readable.from(prepended(head, text), { highWaterMark: 1 }), parser)
   feeding.catch(() => undefined) // the same error surfaces in the loop below

@@ -54,7 +54,8 @@ const unfinishedTail = (bytes: Uint8Array): number => {
   return bytes.length
 }
 
-const countNewlines = (text: string, end = text.length): number => {
+/** The line breaks in `text` before `end`. */
+export const countNewlines = (text: string, end = text.length): number => {
   let count = 0
   let at = text.indexOf("\n")
   while (at !== -1 && at < end) {
