@@ -58,13 +58,7 @@ interface CsvFault {
 
 const newlinesIn = (fields: ReadonlyArray<string>): number => {
   let count = 0
-  for (const field of fields) {
-    let at = field.indexOf("\n")
-    while (at !== -1) {
-      count++
-      at = field.indexOf("\n", at + 1)
-    }
-  }
+  for (const field of fields) count += countNewlines(field)
   return count
 }
 
