@@ -81,14 +81,7 @@ export async function* decodeUtf8(source: AsyncIterable<Uint8Array | string>): A
   const decoder = new TextDecoder("utf-8", { fatal: true })
   let newlines = 0
   let carry: Uint8Array = new Uint8Array(0)
-  let first = true
-  for await (const chunk of source) {
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk
-    // A UTF-16 byte order mark: what spreadsheets write as "Unicode text", worth naming as such.
-    if (first && bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
-      throw new TextFault(1, "the file is UTF-16, not UTF-8 (save it as UTF-8)")
-    }
-    if (bytes.length > 0) first = false
+  const decode = (bytes: Uint8Array): string => {
     let text: string
     try {
       text = decoder.decode(bytes, { stream: true })
@@ -102,6 +95,30 @@ export async function* decodeUtf8(source: AsyncIterable<Uint8Array | string>): A
     // Keep the trailing bytes of an unfinished character, for locating an error in the next chunk.
     carry = bytes.subarray(unfinishedTail(bytes))
     newlines += countNewlines(text)
+    return text
+  }
+  // The first bytes, held until there are two: a pipe may split a byte order mark.
+  let start: Uint8Array | undefined = new Uint8Array(0)
+  for await (const chunk of source) {
+    let bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk
+    if (start !== undefined) {
+      bytes = start.length === 0 ? bytes : Buffer.concat([start, bytes])
+      if (bytes.length < 2) {
+        start = bytes
+        continue
+      }
+      start = undefined
+      // A UTF-16 byte order mark: what spreadsheets write as "Unicode text", worth naming as such.
+      if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+        throw new TextFault(1, "the file is UTF-16, not UTF-8 (save it as UTF-8)")
+      }
+    }
+    const text = decode(bytes)
+    if (text.length > 0) yield text
+  }
+  // An input of one byte.
+  if (start !== undefined && start.length > 0) {
+    const text = decode(start)
     if (text.length > 0) yield text
   }
   try {
