@@ -104,6 +104,20 @@ describe("bad input", () => {
       assert.deepStrictEqual(issuedIds(list), ["b-3", "b-4"])
     }))
 
+  it.scopedLive("spreadsheet exports: semicolons or tabs, Excel's sep= line, blank lines first, the column in another spelling", () =>
+    Effect.gen(function*() {
+      const semicolons = yield* batchOf("export.csv", "\r\nName;Consumer ID\r\nSmith;s-1\r\nJones;s-2\r\n")
+      assert.deepStrictEqual(issuedIds(semicolons), ["s-1", "s-2"])
+      const hinted = yield* batchOf("hinted.csv", "sep=;\nnote;ext_consumer_id\nx;h-1\n\"a;b\";h-2\n")
+      assert.deepStrictEqual(issuedIds(hinted), ["h-1", "h-2"])
+      const tabs = yield* batchOf("tabs.csv", "EXT_CONSUMER_ID\tname\nt-1\tx\n")
+      assert.deepStrictEqual(issuedIds(tabs), ["t-1"])
+      // An exact name wins over a lookalike (a CRM's own key beside the consumer's).
+      const both = yield* batchOf("both.csv", "ConsumerId,ext_consumer_id\n123,e-1\n")
+      assert.deepStrictEqual(issuedIds(both), ["e-1"])
+      for (const ran of [semicolons, hinted, tabs, both]) assert.strictEqual(summaryOf(ran).counts.rejected, 0)
+    }))
+
   it.scopedLive("a header without the ID column fails before any request", () =>
     Effect.gen(function*() {
       const ran = yield* batchOf("nocolumn.csv", "name,email\nann,ann@example.com\n")
