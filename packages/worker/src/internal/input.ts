@@ -171,11 +171,13 @@ async function* csvRows(open: () => Readable, maxLength: number, wanted: Readonl
   // The text up to the end of its first line that is not blank (a pipe may bring it in pieces), or
   // all there is.
   let head = ""
+  let filled: string | undefined
   for (let next = await text.next(); next.done !== true; next = await text.next()) {
     head += next.value
-    if (firstFilledLine(head) !== undefined || head.length > maxLength) break
+    filled = firstFilledLine(head)
+    if (filled !== undefined || head.length > maxLength) break
   }
-  const headLine = firstFilledLine(head) ?? head.replace(/^[\r\n]+/, "")
+  const headLine = filled ?? head.replace(/^[\r\n]+/, "")
   // Excel's hint `sep=;` as the first line names the delimiter and is not a record: the text is
   // parsed from the line after it, its lines counted.
   const hint = /^sep=([^\r\n"])$/i.exec(headLine)
